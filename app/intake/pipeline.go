@@ -1,0 +1,304 @@
+// Package intake is the one path every upload takes, whatever channel it
+// came through (browser form, API, raw PUT, drop link, resumable upload):
+//
+//	body -> size limit -> first chunk -> content sniffing -> type policy
+//	     -> tee: temp file in vault/incoming | SHA-256 | clamd INSTREAM
+//	     -> verdict -> commit (fsync, rename, insert row, audit) or discard
+//
+// One read of the body feeds the file, the hash and the scanner. It knows
+// nothing about HTTP; the app maps its rejections to statuses.
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vaultdrop/vaultdrop/app/config"
+	"github.com/vaultdrop/vaultdrop/app/filename"
+	"github.com/vaultdrop/vaultdrop/app/filetype"
+	"github.com/vaultdrop/vaultdrop/store"
+)
+
+// chunkSize is the size of each read from the body and each write to disk
+// and to the scanner. 1 MiB writes keep system calls rare.
+const chunkSize = 1 << 20
+
+// freeSpaceInterval is how often, in bytes written, the free-space reserve
+// is checked again during one upload.
+const freeSpaceInterval = 32 << 20
+
+// Config holds the intake's limits.
+type Config struct {
+	MaxFileSize  int64
+	MinFreeSpace int64
+	ScanWait     time.Duration // how long Commit waits for a verdict
+	ScanTimeout  time.Duration // how long a background scan may take in all
+}
+
+// Pipeline receives uploads into the vault.
+type Pipeline struct {
+	cfg      Config
+	vault    *store.Vault
+	store    *store.Store
+	policy   *filetype.Policy
+	scanning *Scanning
+	log      *slog.Logger
+	now      func() time.Time
+
+	buffers sync.Pool
+}
+
+// New returns a pipeline. scanning decides whether and how files are
+// scanned; see Scanning.
+func New(cfg Config, vault *store.Vault, st *store.Store, policy *filetype.Policy, scanning *Scanning, log *slog.Logger, now func() time.Time) *Pipeline {
+	if now == nil {
+		now = time.Now
+	}
+	return &Pipeline{
+		cfg: cfg, vault: vault, store: st, policy: policy, scanning: scanning, log: log, now: now,
+		buffers: sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }},
+	}
+}
+
+// Upload is one file arriving through any channel.
+type Upload struct {
+	Owner        store.User
+	Name         string    // as the client sent it; sanitised here
+	Body         io.Reader // read once, to its end or to the first rejection
+	DeclaredSize int64     // from Content-Length or the resumable upload; -1 when unknown
+	Actor        string    // who is uploading, for the audit log
+	ClientAddr   string
+}
+
+// Received is an upload that passed every check on its bytes and waits in
+// vault/incoming for Commit. Discard ends it without storing anything.
+type Received struct {
+	File store.File
+
+	up       Upload
+	incoming *store.Incoming
+	scan     *scanJob // nil when scanning is off or no scanner is available
+	finished bool
+}
+
+// Receive streams one upload to vault/incoming, checking its name, size,
+// type and the free-space reserve on the way. On any error nothing is left
+// on disk and the rejection is in the audit log.
+func (p *Pipeline) Receive(ctx context.Context, up Upload) (*Received, error) {
+	rec, err := p.receive(ctx, up)
+	if err != nil {
+		p.auditRejection(ctx, up, rec, err)
+		if rec != nil {
+			rec.Discard()
+		}
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (p *Pipeline) receive(ctx context.Context, up Upload) (*Received, error) {
+	name, err := p.checkName(up.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkDeclaredSize(up.DeclaredSize); err != nil {
+		return nil, err
+	}
+
+	incoming, err := p.vault.CreateIncoming()
+	if err != nil {
+		return nil, fmt.Errorf("receive %q: %w", name, err)
+	}
+	rec := &Received{
+		up:       up,
+		incoming: incoming,
+		File:     store.File{ID: store.NewID(), OwnerID: up.Owner.ID, Name: name},
+	}
+
+	if err := p.copyBody(ctx, rec); err != nil {
+		return rec, err
+	}
+	return rec, nil
+}
+
+// checkName sanitises the client's name and checks its extensions against
+// the allowlist, before any byte is read.
+func (p *Pipeline) checkName(raw string) (string, error) {
+	name, err := filename.Sanitize(raw)
+	if err != nil {
+		return "", err
+	}
+	if err := p.policy.CheckName(name); err != nil {
+		return name, err
+	}
+	return name, nil
+}
+
+// checkDeclaredSize refuses an upload whose announced size is already over
+// the limit or the disk's reserve, so not a byte of it is read.
+func (p *Pipeline) checkDeclaredSize(size int64) error {
+	if size > p.cfg.MaxFileSize {
+		return reject(ErrTooLarge,
+			"The file is %s, larger than the maximum file size of %s. Upload a smaller file, or ask the operator to raise --max-file-size.",
+			config.FormatBytes(size), config.FormatBytes(p.cfg.MaxFileSize))
+	}
+	return p.checkFreeSpace(max(size, 0))
+}
+
+// checkFreeSpace refuses to write need more bytes when that would leave
+// less than the reserve free on the vault's disk.
+func (p *Pipeline) checkFreeSpace(need int64) error {
+	free, err := p.vault.FreeSpace()
+	if err != nil {
+		return err
+	}
+	if int64(free)-need < p.cfg.MinFreeSpace {
+		return reject(ErrInsufficientStorage,
+			"The server is low on disk space: %s free, and it keeps %s in reserve. Try again later or upload a smaller file, and tell the operator.",
+			config.FormatBytes(int64(free)), config.FormatBytes(p.cfg.MinFreeSpace))
+	}
+	return nil
+}
+
+// copyBody is the single read of the upload: the first chunk is sniffed
+// and checked before anything is written, then every chunk goes to the
+// incoming file, the hash and the scanner.
+func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
+	bufp := p.buffers.Get().(*[]byte)
+	defer p.buffers.Put(bufp)
+	buf := *bufp
+
+	body := &limitedReader{r: rec.up.Body, max: p.cfg.MaxFileSize}
+	n, readErr := io.ReadFull(body, buf)
+	if err := bodyError(readErr); err != nil {
+		return err
+	}
+
+	contentType, err := p.policy.CheckContent(path.Ext(rec.File.Name), buf[:min(n, filetype.HeadSize)])
+	if err != nil {
+		return err
+	}
+	rec.File.ContentType = contentType
+
+	rec.scan = p.scanning.start(ctx)
+	hash := sha256.New()
+	sinceCheck := int64(0)
+	for {
+		if err := p.writeChunk(rec, hash, buf[:n]); err != nil {
+			return err
+		}
+		rec.File.Size += int64(n)
+
+		if sinceCheck += int64(n); sinceCheck >= freeSpaceInterval {
+			sinceCheck = 0
+			if err := p.checkFreeSpace(0); err != nil {
+				return err
+			}
+		}
+		if readErr != nil { // io.EOF or io.ErrUnexpectedEOF: the body is done
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("receive %q: %w", rec.File.Name, err)
+		}
+
+		n, readErr = io.ReadFull(body, buf)
+		if err := bodyError(readErr); err != nil {
+			return err
+		}
+	}
+
+	rec.File.SHA256 = hex.EncodeToString(hash.Sum(nil))
+	rec.scan.finishInput()
+	return nil
+}
+
+// bodyError keeps the end of the body from looking like a failure.
+func bodyError(err error) error {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
+}
+
+func (p *Pipeline) writeChunk(rec *Received, hash io.Writer, chunk []byte) error {
+	if len(chunk) == 0 {
+		return nil
+	}
+	if _, err := rec.incoming.Write(chunk); err != nil {
+		if isDiskFull(err) {
+			return reject(ErrInsufficientStorage,
+				"The server's disk is full. Try again later, and tell the operator.")
+		}
+		return fmt.Errorf("write upload %q: %w", rec.File.Name, err)
+	}
+	hash.Write(chunk)
+	rec.scan.feed(chunk)
+	return nil
+}
+
+// Discard removes the incoming file. It is safe to call more than once and
+// after Commit.
+func (r *Received) Discard() {
+	if r.finished {
+		return
+	}
+	r.finished = true
+	r.scan.abandon()
+	r.incoming.Discard()
+}
+
+// auditRejection records a refused upload with the reason. Errors that are
+// not rejections (a client that hung up, a disk error) are logged by the
+// caller instead, but still audited as failures.
+func (p *Pipeline) auditRejection(ctx context.Context, up Upload, rec *Received, err error) {
+	detail := "name " + quoteForLog(up.Name) + ": " + rejectionDetail(err)
+	if rec != nil && rec.File.SHA256 != "" {
+		detail += fmt.Sprintf("; size %d; sha256 %s", rec.File.Size, rec.File.SHA256)
+	}
+
+	ev := store.AuditEvent{
+		At: p.now(), Actor: up.Actor, ClientAddr: up.ClientAddr,
+		Action: "upload", Target: "user:" + up.Owner.Username, Outcome: store.OutcomeFailure, Detail: detail,
+	}
+	if err := p.store.RecordAudit(context.WithoutCancel(ctx), ev); err != nil {
+		p.log.Error("record audit event", "action", "upload", "err", err)
+	}
+	p.log.Warn("upload rejected", "actor", up.Actor, "client_addr", up.ClientAddr, "reason", rejectionDetail(err))
+}
+
+func rejectionDetail(err error) string {
+	var r *Rejection
+	if errors.As(err, &r) && r.Signature != "" {
+		return r.Kind.Error() + " (" + r.Signature + ")"
+	}
+	if errors.As(err, &r) {
+		return r.Kind.Error()
+	}
+	var fe *filetype.Error
+	if errors.As(err, &fe) {
+		return fe.Error()
+	}
+	if errors.Is(err, filename.ErrInvalid) {
+		return "invalid name: " + err.Error()
+	}
+	return err.Error()
+}
+
+// quoteForLog quotes a client name for the log and audit text, cut to 120
+// bytes, so a 100 KB name or escape sequences cannot flood or recolour them.
+func quoteForLog(name string) string {
+	if len(name) > 120 {
+		name = strings.ToValidUTF8(name[:120], "") + "…"
+	}
+	return fmt.Sprintf("%q", name)
+}

@@ -1,0 +1,171 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/vaultdrop/vaultdrop/scanner"
+)
+
+// Scanning is the scanning policy and the scanner in use. Off means the
+// operator turned scanning off on purpose and files are stored unscanned;
+// otherwise every file needs a clean verdict, and while no scanner is
+// available files wait in quarantine as pending.
+type Scanning struct {
+	off   bool
+	stall time.Duration // longest wait for the scanner to take one chunk
+
+	mu      sync.RWMutex
+	current scanner.Scanner
+	version scanner.Version
+}
+
+// NewScanning returns the policy. current may be nil when scanning is
+// required but no scanner has been found yet.
+func NewScanning(off bool, current scanner.Scanner, version scanner.Version, stall time.Duration) *Scanning {
+	return &Scanning{off: off, current: current, version: version, stall: stall}
+}
+
+// Off reports whether the operator turned scanning off.
+func (s *Scanning) Off() bool { return s.off }
+
+// Set replaces the scanner in use, for example when one appears after the
+// server started without one.
+func (s *Scanning) Set(sc scanner.Scanner, v scanner.Version) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current, s.version = sc, v
+}
+
+// Current returns the scanner in use and its version, or nil.
+func (s *Scanning) Current() (scanner.Scanner, scanner.Version) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.current, s.version
+}
+
+// start begins a streaming scan that the upload's chunks are fed into. It
+// returns nil when scanning is off, when no scanner is available, or when
+// the scanner prefers a whole file on disk (clamscan); Commit starts those.
+func (s *Scanning) start(ctx context.Context) *scanJob {
+	if s == nil || s.off {
+		return nil
+	}
+	sc, version := s.Current()
+	if sc == nil {
+		return nil
+	}
+	if _, ok := sc.(scanner.FileScanner); ok {
+		return nil
+	}
+
+	pr, pw := io.Pipe()
+	job := newScanJob(ctx, sc, version)
+	job.pipe, job.stall = pw, s.stall
+	go func() {
+		res, err := sc.Scan(job.ctx, pr)
+		// Closing the reader releases a feed that is blocked in Write, so
+		// a scanner that gave up early never stalls the upload.
+		pr.CloseWithError(errScanEnded)
+		job.finish(res, err)
+	}()
+	return job
+}
+
+// startFile scans a file that is already complete on disk.
+func (s *Scanning) startFile(ctx context.Context, path string) *scanJob {
+	sc, version := s.Current()
+	fs, ok := sc.(scanner.FileScanner)
+	if !ok {
+		return nil
+	}
+
+	job := newScanJob(ctx, sc, version)
+	go func() {
+		res, err := fs.ScanFile(job.ctx, path)
+		job.finish(res, err)
+	}()
+	return job
+}
+
+var (
+	errScanEnded      = errors.New("scan ended before the upload did")
+	errScannerStalled = errors.New("scanner stopped reading the stream")
+)
+
+// scanJob is one scan running beside an upload.
+type scanJob struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	version scanner.Version
+
+	pipe    *io.PipeWriter // nil for file scans
+	stall   time.Duration
+	dropped bool // the scanner stopped reading; the verdict will be an error
+
+	done   chan struct{}
+	result scanner.Result
+	err    error
+}
+
+func newScanJob(ctx context.Context, sc scanner.Scanner, version scanner.Version) *scanJob {
+	// The scan outlives the request when the verdict is late: Commit then
+	// answers "pending" and the scan settles the file in the background.
+	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	return &scanJob{ctx: jobCtx, cancel: cancel, version: version, done: make(chan struct{})}
+}
+
+// feed passes one chunk to the scanner. It never fails the upload: a
+// scanner that stops reading, or takes longer than the stall limit for one
+// chunk, is dropped, and its error verdict later makes the file pending.
+func (j *scanJob) feed(chunk []byte) {
+	if j == nil || j.pipe == nil || j.dropped {
+		return
+	}
+
+	timer := time.AfterFunc(j.stall, func() { j.pipe.CloseWithError(errScannerStalled) })
+	_, err := j.pipe.Write(chunk)
+	timer.Stop()
+	if err != nil {
+		j.dropped = true
+	}
+}
+
+// finishInput tells the scanner the stream is complete.
+func (j *scanJob) finishInput() {
+	if j != nil && j.pipe != nil {
+		j.pipe.Close()
+	}
+}
+
+// abandon stops a scan whose upload was refused or discarded.
+func (j *scanJob) abandon() {
+	if j == nil {
+		return
+	}
+	if j.pipe != nil {
+		j.pipe.CloseWithError(errScanEnded)
+	}
+	j.cancel()
+}
+
+func (j *scanJob) finish(res scanner.Result, err error) {
+	j.result, j.err = res, err
+	j.cancel()
+	close(j.done)
+}
+
+// wait waits up to d for the verdict and reports whether it arrived.
+func (j *scanJob) wait(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-j.done:
+		return true
+	case <-timer.C:
+		return false
+	}
+}

@@ -1,0 +1,173 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vaultdrop/vaultdrop/app/auth"
+	"github.com/vaultdrop/vaultdrop/store"
+)
+
+// pageCSP is the Content-Security-Policy of every HTML page: scripts and
+// styles only from our own embedded assets, never inline, and no framing.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// downloadCSP is sent with file bytes: a browser that renders them anyway
+// gets no script, no subresources and a unique origin.
+const downloadCSP = "default-src 'none'; sandbox"
+
+// securityHeaders sets the headers every response carries. Download
+// handlers replace the CSP with downloadCSP.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", pageCSP)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		return next(c)
+	}
+}
+
+// crossOriginProtection refuses state-changing requests that a browser sent
+// from another origin, using the standard library's Sec-Fetch-Site and
+// Origin checks. Scripts that send neither header (curl) pass, which is
+// safe because they cannot carry a victim's cookie.
+func crossOriginProtection() echo.MiddlewareFunc {
+	cop := http.NewCrossOriginProtection()
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := cop.Check(c.Request()); err != nil {
+				return apiError(http.StatusForbidden, "cross_origin",
+					"This request came from another site and was refused. Open vaultdrop directly and try again.")
+			}
+			return next(c)
+		}
+	}
+}
+
+// requestLog logs one record per request. It logs the route pattern, not
+// the path, so tokens inside paths (share and drop links) never reach the
+// log.
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := s.now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+
+		route := c.Path()
+		if route == "" {
+			route = "(no route)"
+		}
+		s.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request",
+			slog.String("method", c.Request().Method),
+			slog.String("route", route),
+			slog.Int("status", c.Response().Status),
+			slog.Int64("bytes_out", c.Response().Size),
+			slog.String("client_addr", c.RealIP()),
+			slog.Duration("duration", s.now().Sub(start)),
+		)
+		return nil
+	}
+}
+
+const userKey = "vaultdrop.user"
+
+// SessionCookie is the name of the session cookie.
+const SessionCookie = "vaultdrop_session"
+
+// authenticate finds the caller from the Authorization header or the
+// session cookie. Credentials in the query string are ignored on purpose:
+// URLs end up in logs, histories and Referer headers.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+
+		if header := c.Request().Header.Get(echo.HeaderAuthorization); header != "" {
+			token, ok := strings.CutPrefix(header, "Bearer ")
+			if !ok || token == "" {
+				return errUnauthorized
+			}
+			u, err := s.store.TokenUser(ctx, auth.HashToken(strings.TrimSpace(token)))
+			if errors.Is(err, store.ErrNotFound) {
+				return errUnauthorized
+			}
+			if err != nil {
+				return err
+			}
+			c.Set(userKey, u)
+			return next(c)
+		}
+
+		if cookie, err := c.Cookie(SessionCookie); err == nil && cookie.Value != "" {
+			u, err := s.store.SessionUser(ctx, auth.HashToken(cookie.Value))
+			if err == nil {
+				c.Set(userKey, u)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+func currentUser(c echo.Context) (store.User, bool) {
+	u, ok := c.Get(userKey).(store.User)
+	return u, ok
+}
+
+// requireUser answers 401 to scripts and sends browsers to the sign-in page.
+func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := currentUser(c); ok {
+			return next(c)
+		}
+		if wantsJSON(c) || c.Request().Method != http.MethodGet {
+			return errUnauthorized
+		}
+		return redirect(c, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+	}
+}
+
+// requireAdmin answers 404 to non-admins, so the admin pages cannot be
+// discovered.
+func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if u, ok := currentUser(c); ok && u.IsAdmin {
+			return next(c)
+		}
+		return errNotFound
+	}
+}
+
+// errRequestCanceled marks a request whose client went away.
+var errRequestCanceled = errors.New("request canceled by the client")
+
+// clientAddr is the address audit events and rate limits use.
+func clientAddr(c echo.Context) string {
+	return c.RealIP()
+}
+
+// sessionExpiry returns when a session started now ends.
+func (s *Server) sessionExpiry() time.Time {
+	return s.now().Add(s.cfg.SessionLifetime)
+}
+
+// auditCtx detaches an audit write from the request, so a client that hangs
+// up cannot cancel the record of what it did.
+func auditCtx(c echo.Context) context.Context {
+	return context.WithoutCancel(c.Request().Context())
+}

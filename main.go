@@ -1,0 +1,88 @@
+// Command vaultdrop is a self-hosted file drop that takes in untrusted files
+// safely: it validates, scans and stores uploads, and serves them only to
+// their owners and through share links.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Set at release builds with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// env is the outside world a command sees, so tests can run commands
+// in-process with their own input, output and environment.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	e := env{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	if err := run(ctx, os.Args[1:], e); err != nil {
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage means the command line was wrong and help was already printed.
+var errUsage = errors.New("usage error")
+
+const usageText = `vaultdrop: a self-hosted file drop that takes in untrusted files safely.
+
+Usage:
+  vaultdrop [serve] [flags]                    start the server (the default)
+  vaultdrop user add NAME [--admin] --password-stdin
+                                               create a user; the password is one line on standard input
+  vaultdrop token create --user NAME [--name LABEL]
+                                               create an API token and print it once
+  vaultdrop version                            print the version and commit
+
+Run "vaultdrop COMMAND --help" for a command's flags.
+`
+
+// run dispatches to a command.
+func run(ctx context.Context, args []string, e env) error {
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprint(e.stdout, usageText)
+			return nil
+		}
+		return runServe(ctx, args, e)
+	}
+
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return runServe(ctx, rest, e)
+	case "user":
+		return runUser(ctx, rest, e)
+	case "token":
+		return runToken(ctx, rest, e)
+	case "version":
+		fmt.Fprintf(e.stdout, "vaultdrop %s (commit %s)\n", version, commit)
+		return nil
+	case "help":
+		fmt.Fprint(e.stdout, usageText)
+		return nil
+	default:
+		fmt.Fprintf(e.stderr, "unknown command %q\n\n%s", cmd, usageText)
+		return errUsage
+	}
+}
