@@ -128,7 +128,7 @@ func newCommandFlags(name, synopsis string, e env) (*config.FlagSet, *string) {
 func parseFlags(fs *config.FlagSet, args []string, e env) error {
 	if err := fs.Parse(args, e.getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return errHelpShown
 		}
 		return errUsage
 	}
@@ -148,7 +148,7 @@ func parseWithName(fs *config.FlagSet, args []string, e env) (string, error) {
 	}
 	if err := fs.Parse(args, e.getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return "", errUsage
+			return "", errHelpShown
 		}
 		return "", errUsage
 	}

@@ -34,6 +34,9 @@ func main() {
 
 	e := env{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	if err := run(ctx, os.Args[1:], e); err != nil {
+		if errors.Is(err, errHelpShown) {
+			return
+		}
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
 		}
@@ -42,8 +45,12 @@ func main() {
 	}
 }
 
-// errUsage means the command line was wrong and help was already printed.
-var errUsage = errors.New("usage error")
+var (
+	// errUsage means the command line was wrong and help was already printed.
+	errUsage = errors.New("usage error")
+	// errHelpShown means --help printed the help; the program exits with 0.
+	errHelpShown = errors.New("help shown")
+)
 
 const usageText = `vaultdrop: a self-hosted file drop that takes in untrusted files safely.
 

@@ -34,7 +34,8 @@ func NewFlagSet(name, synopsis string, output io.Writer) *FlagSet {
 }
 
 // Parse parses args, then fills every flag not given on the command line
-// from its environment variable.
+// from its environment variable. Like flag.FlagSet.Parse, it prints what
+// was wrong to the flag set's output.
 func (fs *FlagSet) Parse(args []string, getenv func(string) string) error {
 	if err := fs.FlagSet.Parse(args); err != nil {
 		return err
@@ -52,6 +53,7 @@ func (fs *FlagSet) Parse(args []string, getenv func(string) string) error {
 		}
 		if setErr := fs.Set(f.Name, value); setErr != nil {
 			err = fmt.Errorf("invalid %s=%q: %w", EnvName(f.Name), value, setErr)
+			fmt.Fprintln(fs.Output(), err)
 			return
 		}
 		fs.explicit[f.Name] = true
@@ -75,7 +77,7 @@ func (fs *FlagSet) printUsage() {
 			fmt.Fprintf(w, " %s", name)
 		}
 		fmt.Fprintf(w, "\n      %s", usage)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0 bytes" {
 			fmt.Fprintf(w, " (default %s)", f.DefValue)
 		}
 		fmt.Fprintf(w, "\n      env %s\n", EnvName(f.Name))
@@ -93,7 +95,7 @@ func (c *Config) BindServe(fs *FlagSet) {
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public `URL` used in absolute links, such as https://files.example.com; default: derived from the request")
 	fs.DurationVar(&c.SessionLifetime, "session-lifetime", c.SessionLifetime, "how long a sign-in lasts, as a Go `duration` such as 12h")
 
-	fs.Var(&c.MaxFileSize, "max-file-size", "largest accepted file, in bytes or with a unit such as 500MB or 2GiB")
+	fs.Var(&c.MaxFileSize, "max-file-size", "largest accepted file, a `size` in bytes or with a unit such as 500MB or 2GiB")
 	fs.Var(&c.MaxRequestSize, "max-request-size", "largest accepted request body, `size` with a unit; default: max file size plus 1 MiB")
 	fs.Var(&c.MinFreeSpace, "min-free-space", "free `size` to keep on the data directory's disk; uploads that would go below it are refused")
 	fs.Var((*listValue)(&c.Allow), "allow", "comma-separated `extensions` to add to the allowlist, each optionally ext:content/type")

@@ -178,7 +178,7 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 	buf := *bufp
 
 	body := &limitedReader{r: rec.up.Body, max: p.cfg.MaxFileSize}
-	n, readErr := io.ReadFull(body, buf)
+	n, readErr := fill(body, buf)
 	if err := bodyError(readErr); err != nil {
 		return err
 	}
@@ -204,14 +204,14 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 				return err
 			}
 		}
-		if readErr != nil { // io.EOF or io.ErrUnexpectedEOF: the body is done
+		if readErr != nil { // io.EOF: the body is done
 			break
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("receive %q: %w", rec.File.Name, err)
 		}
 
-		n, readErr = io.ReadFull(body, buf)
+		n, readErr = fill(body, buf)
 		if err := bodyError(readErr); err != nil {
 			return err
 		}
@@ -222,9 +222,24 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 	return nil
 }
 
+// fill reads until buf is full or the body ends. Unlike io.ReadFull it
+// passes the body's own error through unchanged, so a truncated multipart
+// body (io.ErrUnexpectedEOF from the part) is not mistaken for its end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // bodyError keeps the end of the body from looking like a failure.
 func bodyError(err error) error {
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if err == nil || err == io.EOF {
 		return nil
 	}
 	return err
