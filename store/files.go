@@ -10,14 +10,14 @@ import (
 // File states. A file moves between them only through the store, in one
 // transaction with its audit event.
 const (
-	StatusPending   = "pending"   // held in quarantine until a scan settles it
-	StatusClean     = "clean"     // scanned, nothing found; downloadable
-	StatusInfected  = "infected"  // a signature matched; never downloadable
+	StatusPending  = "pending"  // held in quarantine until a scan settles it
+	StatusClean    = "clean"    // scanned, nothing found; downloadable
+	StatusInfected = "infected" // a signature matched; never downloadable
 	// StatusUnscannable is a pending file the scanner could not judge (an
 	// encrypted archive, a file over its limits); never downloadable.
 	StatusUnscannable = "unscannable"
-	StatusUnscanned = "unscanned" // stored with scanning turned off by the operator
-	StatusMissing   = "missing"   // the row's bytes were not found on disk
+	StatusUnscanned   = "unscanned" // stored with scanning turned off by the operator
+	StatusMissing     = "missing"   // the row's bytes were not found on disk
 )
 
 // File is the metadata of one stored file. Name is display text only: the
