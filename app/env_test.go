@@ -47,6 +47,7 @@ type envOptions struct {
 	scanner   scanner.Scanner // nil with scanRequired: no scanner found
 	scanOn    bool            // scanning required (otherwise --scanner off)
 	noUsers   bool            // start without alice and bob, as on first run
+	unprobed  bool            // leave the scanner's size limit unmeasured
 }
 
 const (
@@ -93,6 +94,11 @@ func newEnv(t *testing.T, opts envOptions) *testEnv {
 		version, _ = opts.scanner.Version(ctx)
 	}
 	scanning := intake.NewScanning(!opts.scanOn, opts.scanner, version, 30*time.Second)
+	if !opts.unprobed {
+		// As if the probe had measured the scanner up to the file limit;
+		// the probe itself is tested on its own.
+		scanning.SetLimit(int64(cfg.MaxFileSize))
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -253,4 +259,11 @@ func (e *testEnv) login(c *http.Client, username, password string) {
 func newEmptyEnv(t *testing.T) *testEnv {
 	t.Helper()
 	return newEnv(t, envOptions{noUsers: true})
+}
+
+type ioReader = io.Reader
+
+// copyLimited copies at most 4 MiB of a response body.
+func copyLimited(w io.Writer, resp *http.Response) (int64, error) {
+	return io.Copy(w, io.LimitReader(resp.Body, 4<<20))
 }

@@ -74,9 +74,18 @@ func New(d Deps) (*Server, error) {
 }
 
 // RunWorkers runs the background work until ctx ends: retrying scans of
-// pending files.
+// pending files and measuring the scanner's size limit.
 func (s *Server) RunWorkers(ctx context.Context) {
+	if s.scanning != nil && !s.scanning.Off() {
+		go s.runProbes(ctx)
+	}
 	s.intake.RunRetries(ctx, s.retryWakeup)
+}
+
+// RetryPendingNow scans every pending file once with the current scanner
+// and returns how many are still pending.
+func (s *Server) RetryPendingNow(ctx context.Context) (int, error) {
+	return s.intake.RetryPending(ctx)
 }
 
 // WakeRetries asks the retry worker to look at pending files now.

@@ -1,12 +1,10 @@
 package scanner
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"regexp"
 	"strings"
@@ -106,61 +104,12 @@ func TestClamdInvalidConfigUnavailable(t *testing.T) {
 // zipWith returns a zip archive holding data as a deflated entry.
 func zipWith(t *testing.T, name string, data []byte) []byte {
 	t.Helper()
-
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	return buf.Bytes()
+	return clamavtest.Zip(name, data)
 }
 
-// encryptedZip returns a zip archive whose one entry has the traditional
-// PKWARE encryption flag set, because archive/zip cannot encrypt. The
-// entry starts with the 12-byte encryption header that such entries carry.
 func encryptedZip(t *testing.T) []byte {
 	t.Helper()
-
-	plain := []byte("quarterly numbers")
-	payload := append(bytes.Repeat([]byte{0x5a}, 12), plain...)
-
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.CreateRaw(&zip.FileHeader{
-		Name:               "secret.txt",
-		Method:             zip.Store,
-		Flags:              0x1,
-		CRC32:              crc32.ChecksumIEEE(plain),
-		CompressedSize64:   uint64(len(payload)),
-		UncompressedSize64: uint64(len(plain)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(payload); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if zr.File[0].Flags&0x1 == 0 {
-		t.Fatal("encryption flag not set in the crafted zip")
-	}
-
-	return buf.Bytes()
+	return clamavtest.EncryptedZip()
 }
 
 func TestClamdScan(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vaultdrop/vaultdrop/app/config"
 	"github.com/vaultdrop/vaultdrop/scanner"
 	"github.com/vaultdrop/vaultdrop/store"
 )
@@ -65,7 +66,7 @@ func (p *Pipeline) storeVerdict(ctx context.Context, rec *Received, job *scanJob
 
 	switch job.result.Verdict {
 	case scanner.Clean:
-		return p.keep(ctx, rec, store.StatusClean)
+		return p.keepClean(ctx, rec)
 	case scanner.Infected:
 		return store.File{}, p.refuse(ctx, rec, &Rejection{
 			Kind:      ErrInfected,
@@ -80,6 +81,29 @@ func (p *Pipeline) storeVerdict(ctx context.Context, rec *Received, job *scanJob
 		})
 	}
 	return store.File{}, fmt.Errorf("scan of %s: unknown verdict %q", rec.File.ID, job.result.Verdict)
+}
+
+// keepClean stores a file with a clean verdict, unless the file is larger
+// than the scanner was measured to judge: clamd answers "OK" for files over
+// its MaxFileSize or MaxScanSize without reading them.
+func (p *Pipeline) keepClean(ctx context.Context, rec *Received) (store.File, error) {
+	ok, known := p.scanning.scannable(rec.File.Size)
+	switch {
+	case ok:
+		return p.keep(ctx, rec, store.StatusClean)
+	case !known:
+		return p.keep(ctx, rec, store.StatusPending)
+	}
+	return store.File{}, p.refuse(ctx, rec, &Rejection{
+		Kind:    ErrUnscannable,
+		Message: overLimitMessage(p.scanning.Limit()),
+	})
+}
+
+func overLimitMessage(limit int64) string {
+	return fmt.Sprintf("The file is larger than the virus scanner was measured to check (%s), so it was not stored. "+
+		"Upload a smaller file, or ask the operator to raise MaxFileSize, MaxScanSize and StreamMaxLength in clamd.conf.",
+		config.FormatBytes(limit))
 }
 
 func unscannableMessage(res scanner.Result) string {

@@ -21,12 +21,37 @@ type Scanning struct {
 	mu      sync.RWMutex
 	current scanner.Scanner
 	version scanner.Version
+	limit   int64 // largest size the scanner is known to judge; LimitUnknown until probed
 }
 
+// LimitUnknown is the scannable limit before the first probe has ended.
+// Until then only files up to UnprobedMax are judged at once; larger ones
+// wait as pending.
+const (
+	LimitUnknown = -1
+	UnprobedMax  = 1 << 20
+)
+
 // NewScanning returns the policy. current may be nil when scanning is
-// required but no scanner has been found yet.
+// required but no scanner has been found yet. The scannable limit starts
+// unknown; SetLimit records a probe's result.
 func NewScanning(off bool, current scanner.Scanner, version scanner.Version, stall time.Duration) *Scanning {
-	return &Scanning{off: off, current: current, version: version, stall: stall}
+	return &Scanning{off: off, current: current, version: version, stall: stall, limit: LimitUnknown}
+}
+
+// SetLimit records the largest file size the current scanner was measured
+// to judge.
+func (s *Scanning) SetLimit(limit int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = limit
+}
+
+// Limit returns the measured scannable limit, or LimitUnknown.
+func (s *Scanning) Limit() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.limit
 }
 
 // Off reports whether the operator turned scanning off.
@@ -38,6 +63,17 @@ func (s *Scanning) Set(sc scanner.Scanner, v scanner.Version) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.current, s.version = sc, v
+	s.limit = LimitUnknown // a new scanner has limits of its own
+}
+
+// scannable reports whether a clean verdict on size bytes can be trusted,
+// and whether the answer is final (false while the limit is unknown).
+func (s *Scanning) scannable(size int64) (ok, known bool) {
+	limit := s.Limit()
+	if limit == LimitUnknown {
+		return size <= UnprobedMax, false
+	}
+	return size <= limit, true
 }
 
 // Current returns the scanner in use and its version, or nil.

@@ -79,7 +79,19 @@ func (p *Pipeline) RetryPending(ctx context.Context) (int, error) {
 }
 
 // retryOne scans one pending file and reports whether it was settled.
+// A file over the scanner's measured limit is settled as unscannable; one
+// over UnprobedMax waits while the limit is unknown.
 func (p *Pipeline) retryOne(ctx context.Context, sc scanner.Scanner, version scanner.Version, f store.File) bool {
+	ok, known := p.scanning.scannable(f.Size)
+	if !ok && !known {
+		return false
+	}
+	if !ok {
+		res := scanner.Result{Verdict: scanner.Unscannable, Signature: "size over the scanner's limit", Reason: overLimitMessage(p.scanning.Limit())}
+		info := store.ScanInfo{Engine: version.Engine, Signatures: version.Signatures, ScannedAt: p.now(), Signature: res.Signature}
+		return p.Settle(ctx, f, res, info) == nil
+	}
+
 	scanCtx, cancel := context.WithTimeout(ctx, p.cfg.ScanTimeout)
 	defer cancel()
 

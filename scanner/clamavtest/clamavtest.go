@@ -208,6 +208,8 @@ func (d *Daemon) writeDatabase() error {
 
 // eicar builds the 68-byte EICAR test string from two halves, so that this
 // source file does not itself match antivirus signatures.
+// eicar duplicates scanner.EICAR, because the scanner package's own tests
+// import this package and so it cannot import the scanner package.
 func eicar() []byte {
 	head := `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR`
 	tail := `-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
@@ -229,6 +231,30 @@ func (d *Daemon) Stop() {
 func (d *Daemon) Kill() {
 	d.cmd.Process.Kill()
 	<-d.exited
+}
+
+// Restart starts clamd again with the same configuration, socket and port
+// after Kill or a crash, as an operator restarting the service would, and
+// waits until it answers PING.
+func (d *Daemon) Restart() error {
+	select {
+	case <-d.exited:
+	default:
+		return fmt.Errorf("restart clamd: process %d is still running", d.PID)
+	}
+
+	clamd, err := findProgram("clamd")
+	if err != nil {
+		return err
+	}
+	if err := d.spawn(clamd); err != nil {
+		return err
+	}
+	if err := d.waitReady(); err != nil {
+		d.terminate()
+		return fmt.Errorf("restart clamd: %w\nclamd log:\n%s", err, d.logTail())
+	}
+	return nil
 }
 
 func (d *Daemon) terminate() {
