@@ -60,6 +60,7 @@ Usage:
                                                create a user; the password is one line on standard input
   vaultdrop token create --user NAME [--name LABEL]
                                                create an API token and print it once
+  vaultdrop rescan [--all]                     scan stored files again with the current signatures
   vaultdrop version                            print the version and commit
 
 Run "vaultdrop COMMAND --help" for a command's flags.
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string, e env) error {
 		return runUser(ctx, rest, e)
 	case "token":
 		return runToken(ctx, rest, e)
+	case "rescan":
+		return runRescan(ctx, rest, e)
 	case "version":
 		fmt.Fprintf(e.stdout, "vaultdrop %s (commit %s)\n", version, commit)
 		return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vaultdrop/vaultdrop/scanner/clamavtest"
 )
 
 // binary is the vaultdrop program built once for these tests, so they run
@@ -233,7 +234,6 @@ func TestTakenDefaultPortMovesOn(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "address already in use") {
 		t.Errorf("explicit taken address: err = %v, stderr = %q", err, stderr)
 	}
-	_ = context.Background()
 }
 
 func TestEnvironmentConfiguresFlags(t *testing.T) {
@@ -250,5 +250,26 @@ func TestEnvironmentConfiguresFlags(t *testing.T) {
 	out, err := bad.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "VAULTDROP_MAX_FILE_SIZE") {
 		t.Errorf("bad env value: err = %v, output = %q", err, out)
+	}
+}
+
+func TestRescanCommand(t *testing.T) {
+	d := clamavtest.Start(t, clamavtest.Options{})
+	dir := t.TempDir()
+	if _, stderr, err := command(t, "correct horse battery staple\n", "user", "add", "alice", "--password-stdin", "--data-dir", dir); err != nil {
+		t.Fatalf("user add: %v: %s", err, stderr)
+	}
+
+	out, stderr, err := command(t, "", "rescan", "--all", "--data-dir", dir, "--scanner", "clamd", "--clamd-address", d.SocketPath)
+	if err != nil {
+		t.Fatalf("rescan: %v: %s", err, stderr)
+	}
+	if !strings.Contains(out, "rescanning with clamd") || !strings.Contains(out, "scanned 0: 0 clean, 0 infected, 0 failed") {
+		t.Errorf("rescan output = %q", out)
+	}
+
+	_, stderr, err = command(t, "", "rescan", "--data-dir", dir, "--scanner", "off")
+	if err == nil || !strings.Contains(stderr, "rescan needs a scanner") {
+		t.Errorf("rescan with scanning off: err = %v, stderr = %q", err, stderr)
 	}
 }

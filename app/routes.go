@@ -30,6 +30,7 @@ func (s *Server) routes() *echo.Echo {
 	pages := e.Group("", requireUser)
 	pages.GET("/files", s.filesPage)
 	s.fileRoutes(e, pages)
+	s.adminRoutes(pages)
 
 	return e
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -370,5 +371,83 @@ func TestProbedLimitRefusesLargerFiles(t *testing.T) {
 		if f.Name == "before-probe.txt" && f.Status != store.StatusUnscannable {
 			t.Errorf("file held before the probe: status = %q, want unscannable", f.Status)
 		}
+	}
+}
+
+// blindScanner models signatures that do not know a threat yet: it reads
+// the whole stream and calls everything clean.
+type blindScanner struct{ scanner.Scanner }
+
+func (blindScanner) Scan(_ context.Context, r ioReader) (scanner.Result, error) {
+	_, err := io.Copy(io.Discard, r)
+	return scanner.Result{Verdict: scanner.Clean}, err
+}
+
+func TestRescanQuarantinesNewlyDetectedFile(t *testing.T) {
+	d := sharedClamd.Daemon(t)
+	real := clamdScanner(d)
+	e := newEnv(t, envOptions{scanOn: true, scanner: blindScanner{real}})
+
+	resp, body := e.upload(e.AliceToken, "eicar.txt", clamavtest.EICAR())
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload with old signatures: status = %d: %s", resp.StatusCode, body)
+	}
+	f := decodeFile(t, body)
+
+	e.Scanning.Set(real, scanner.Version{Engine: "test"})
+	e.Scanning.SetLimit(20 << 20)
+	b := e.browser()
+	e.login(b, "alice", alicePassword)
+	resp2, err := b.Post(e.URL+"/admin/scanner/rescan", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rescan: status = %d, want 303", resp2.StatusCode)
+	}
+
+	stored, _ := e.Store.FileByID(context.Background(), f.ID)
+	if stored.Status != store.StatusInfected {
+		t.Errorf("status after rescan = %q, want infected", stored.Status)
+	}
+	resp, body = e.request(http.MethodGet, "/api/v1/files/"+f.ID+"/content", e.AliceToken, nil, nil)
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("download after rescan: status = %d, want 409", resp.StatusCode)
+	}
+	assertErrorCode(t, body, "infected")
+	if _, err := e.Vault.Open(f.ID); err == nil {
+		t.Error("infected bytes are still in the served vault")
+	}
+	assertAudited(t, e, "rescan", clamavtest.EICARSignature)
+}
+
+func TestAdminScannerTest(t *testing.T) {
+	d := sharedClamd.Daemon(t)
+	e := newEnv(t, envOptions{scanOn: true, scanner: clamdScanner(d)})
+	b := e.browser()
+	e.login(b, "alice", alicePassword)
+
+	resp, err := b.Post(e.URL+"/admin/scanner/test", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := new(strings.Builder)
+	copyLimited(page, resp)
+	resp.Body.Close()
+	if !strings.Contains(page.String(), "The scanner works: it found "+clamavtest.EICARSignature) {
+		t.Errorf("test result missing from the admin page")
+	}
+
+	// Admin pages are invisible to other users.
+	bob := e.browser()
+	e.login(bob, "bob", bobPassword)
+	resp, err = bob.Get(e.URL + "/admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("admin page for a non-admin: status = %d, want 404", resp.StatusCode)
 	}
 }

@@ -101,14 +101,20 @@ func (c *Config) BindServe(fs *FlagSet) {
 	fs.Var((*listValue)(&c.Allow), "allow", "comma-separated `extensions` to add to the allowlist, each optionally ext:content/type")
 	fs.Var((*listValue)(&c.Deny), "deny", "comma-separated `extensions` to remove from the allowlist")
 
-	fs.StringVar(&c.Scanner, "scanner", c.Scanner, "virus `scanner`: auto, clamd, clamscan or off (off stores files unscanned)")
-	fs.StringVar(&c.ClamdAddress, "clamd-address", c.ClamdAddress, "clamd `address`: a unix socket path or host:port")
-	fs.StringVar(&c.ClamscanPath, "clamscan-path", c.ClamscanPath, "`path` of the clamscan program")
-	fs.DurationVar(&c.ScanTimeout, "scan-timeout", c.ScanTimeout, "longest one scan may take, as a Go `duration`")
+	c.BindScanner(fs)
 	fs.DurationVar(&c.ScanWait, "scan-wait", c.ScanWait, "how long an upload request waits for its verdict before answering 202 pending, as a Go `duration`")
 
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
+}
+
+// BindScanner registers the flags that choose and tune the virus scanner,
+// shared by serve and rescan.
+func (c *Config) BindScanner(fs *FlagSet) {
+	fs.StringVar(&c.Scanner, "scanner", c.Scanner, "virus `scanner`: auto, clamd, clamscan or off (off stores files unscanned)")
+	fs.StringVar(&c.ClamdAddress, "clamd-address", c.ClamdAddress, "clamd `address`: a unix socket path or host:port")
+	fs.StringVar(&c.ClamscanPath, "clamscan-path", c.ClamscanPath, "`path` of the clamscan program")
+	fs.DurationVar(&c.ScanTimeout, "scan-timeout", c.ScanTimeout, "longest one scan may take, as a Go `duration`")
 }
 
 // listValue is a comma-separated list flag; repeating the flag appends.
