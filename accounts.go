@@ -16,6 +16,9 @@ import (
 
 // runUser runs "vaultdrop user add NAME [--admin] --password-stdin".
 func runUser(ctx context.Context, args []string, e env) error {
+	if len(args) > 0 && args[0] == "quota" {
+		return runUserQuota(ctx, args[1:], e)
+	}
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprintln(e.stderr, "usage: vaultdrop user add NAME [--admin] --password-stdin [--data-dir DIR]")
 		return errUsage

@@ -61,6 +61,12 @@ Usage:
   vaultdrop token create --user NAME [--name LABEL]
                                                create an API token and print it once
   vaultdrop rescan [--all]                     scan stored files again with the current signatures
+  vaultdrop doctor [flags]                     check the data directory, database, scanner, TLS and clock
+  vaultdrop user quota NAME SIZE|unlimited|default
+                                               set a user's storage quota
+  vaultdrop verify                             hash every stored file again and check the database
+  vaultdrop backup DEST                        copy the database and the vault to DEST while the server runs
+  vaultdrop restore SRC [--force]              put a backup back into a stopped server's data directory
   vaultdrop version                            print the version and commit
 
 Run "vaultdrop COMMAND --help" for a command's flags.
@@ -73,7 +79,7 @@ func run(ctx context.Context, args []string, e env) error {
 			fmt.Fprint(e.stdout, usageText)
 			return nil
 		}
-		return runServe(ctx, args, e)
+		return runServe(ctx, desktopArgs(args, e), e)
 	}
 
 	switch cmd, rest := args[0], args[1:]; cmd {
@@ -85,6 +91,14 @@ func run(ctx context.Context, args []string, e env) error {
 		return runToken(ctx, rest, e)
 	case "rescan":
 		return runRescan(ctx, rest, e)
+	case "doctor":
+		return runDoctor(ctx, rest, e)
+	case "verify":
+		return runVerify(ctx, rest, e)
+	case "backup":
+		return runBackup(ctx, rest, e)
+	case "restore":
+		return runRestore(ctx, rest, e)
 	case "version":
 		fmt.Fprintf(e.stdout, "vaultdrop %s (commit %s)\n", version, commit)
 		return nil

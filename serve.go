@@ -51,14 +51,18 @@ func runServe(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
-	ln, err := app.Listen(cfg.Addr, cfg.AddrExplicit)
+	ln, err := listen(cfg, log)
 	if err != nil {
 		return err
 	}
 	base := baseURL(cfg, ln)
-	if err := announce(ctx, st, base, e.stdout, log); err != nil {
+	setupURL, err := announce(ctx, st, base, e.stdout, log)
+	if err != nil {
 		ln.Close()
 		return err
+	}
+	if cfg.Desktop {
+		openDesktop(e.stdout, base, setupURL, cfg.DataDir, desktopBrowser(cfg), log)
 	}
 
 	log.Info("server started", "url", base, "data_dir", cfg.DataDir, "version", version,
@@ -96,12 +100,12 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openData opens the database and the vault, and clears uploads that an
-// earlier run left half-received.
+// openData opens the database and the vault, and checks and repairs them
+// after an earlier run that stopped mid-way (see app.RecoverAtStart).
 func openData(ctx context.Context, dataDir string, log *slog.Logger) (*store.Store, *store.Vault, error) {
 	st, err := store.Open(ctx, dataDir, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, app.DatabaseOpenError(dataDir, err)
 	}
 	vault, err := store.OpenVault(dataDir)
 	if err != nil {
@@ -109,14 +113,10 @@ func openData(ctx context.Context, dataDir string, log *slog.Logger) (*store.Sto
 		return nil, nil, err
 	}
 
-	removed, err := vault.ClearIncoming()
-	if err != nil {
+	if err := app.RecoverAtStart(ctx, st, vault, dataDir, log); err != nil {
 		st.Close()
 		vault.Close()
 		return nil, nil, err
-	}
-	if removed > 0 {
-		log.Info("removed unfinished uploads from an earlier run", "count", removed)
 	}
 	return st, vault, nil
 }
@@ -135,6 +135,7 @@ func buildServer(ctx context.Context, cfg config.Config, st *store.Store, vault 
 		MinFreeSpace: int64(cfg.MinFreeSpace),
 		ScanWait:     cfg.ScanWait,
 		ScanTimeout:  cfg.ScanTimeout,
+		UserQuota:    int64(cfg.UserQuota),
 	}, vault, st, policy, scanning, log, nil)
 
 	srv, err := app.New(app.Deps{
@@ -215,30 +216,30 @@ func baseURL(cfg config.Config, ln net.Listener) string {
 	if cfg.BaseURL != "" {
 		return cfg.BaseURL
 	}
-	return "http://" + ln.Addr().String()
+	return listenURL(cfg, ln)
 }
 
 // announce prints where the server listens and, on first run, the one-time
-// setup URL. Each start replaces the setup token, so an old URL stops
-// working.
-func announce(ctx context.Context, st *store.Store, base string, stdout io.Writer, log *slog.Logger) error {
+// setup URL, which it returns ("" once an account exists). Each start
+// replaces the setup token, so an old URL stops working.
+func announce(ctx context.Context, st *store.Store, base string, stdout io.Writer, log *slog.Logger) (string, error) {
 	users, err := st.CountUsers(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fmt.Fprintf(stdout, "vaultdrop is listening on %s\n", base)
 	if users > 0 {
-		return nil
+		return "", nil
 	}
 
 	token := auth.NewToken(auth.PrefixSetup)
 	if err := st.SetSetupTokenHash(ctx, auth.HashTokenHex(token)); err != nil {
-		return err
+		return "", err
 	}
 	setupURL := base + "/setup?token=" + token
 	fmt.Fprintf(stdout, "No account exists yet. Create the administrator at:\n  %s\n", setupURL)
 	// The setup URL is logged on purpose, as the one way to reach a fresh
 	// server that runs as a service; it stops working once an admin exists.
 	log.Info("first run: open the setup URL to create the administrator", "setup_url", setupURL)
-	return nil
+	return setupURL, nil
 }

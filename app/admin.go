@@ -25,6 +25,7 @@ func (s *Server) adminRoutes(pages *echo.Group) {
 	admin.GET("", s.adminPage)
 	admin.POST("/scanner/test", s.adminTestScanner)
 	admin.POST("/scanner/rescan", s.adminRescan)
+	s.quotaRoutes(admin)
 }
 
 func (s *Server) adminPage(c echo.Context) error {

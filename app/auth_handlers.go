@@ -40,7 +40,7 @@ func (s *Server) loginPost(c echo.Context) error {
 	form := views.LoginForm{Username: username, Next: safeNext(c.FormValue("next"))}
 
 	if ok, wait := s.limits.allow(strings.ToLower(username), clientAddr(c)); !ok {
-		s.audit(c, "anonymous", "login", "user:"+username, store.OutcomeFailure, "rate limited")
+		s.auditRepeated(c, "anonymous", "login", "user:"+username, "rate limited")
 		form.Error = "Too many sign-in attempts. Wait a minute, then try again."
 		c.Response().Header().Set("Retry-After", retryAfterSeconds(wait))
 		return s.render(c, http.StatusTooManyRequests, views.Login(s.page(c, "Sign in", ""), form))

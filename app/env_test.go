@@ -48,6 +48,10 @@ type envOptions struct {
 	scanOn    bool            // scanning required (otherwise --scanner off)
 	noUsers   bool            // start without alice and bob, as on first run
 	unprobed  bool            // leave the scanner's size limit unmeasured
+
+	// now is the clock of the store, the intake and the server; nil means
+	// time.Now.
+	now func() time.Time
 }
 
 const (
@@ -74,7 +78,7 @@ func newEnv(t *testing.T, opts envOptions) *testEnv {
 		t.Fatalf("config: %v", err)
 	}
 
-	st, err := store.Open(ctx, cfg.DataDir, nil)
+	st, err := store.Open(ctx, cfg.DataDir, opts.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +110,10 @@ func newEnv(t *testing.T, opts envOptions) *testEnv {
 	pipeline := intake.New(intake.Config{
 		MaxFileSize: int64(cfg.MaxFileSize), MinFreeSpace: int64(cfg.MinFreeSpace),
 		ScanWait: cfg.ScanWait, ScanTimeout: cfg.ScanTimeout,
-	}, vault, st, policy, scanning, log, nil)
+		UserQuota: int64(cfg.UserQuota),
+	}, vault, st, policy, scanning, log, opts.now)
 
-	srv, err := app.New(app.Deps{Config: cfg, Store: st, Vault: vault, Intake: pipeline, Scanning: scanning, Log: log, Version: "test"})
+	srv, err := app.New(app.Deps{Config: cfg, Store: st, Vault: vault, Intake: pipeline, Scanning: scanning, Log: log, Now: opts.now, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,9 @@ func (s *Server) classify(err error) *Error {
 	if mapped := classifyIntake(err); mapped != nil {
 		return mapped
 	}
+	if store.IsDiskFull(err) {
+		return errDiskFull
+	}
 	return apiError(http.StatusInternalServerError, "internal",
 		"Something went wrong on the server. Try again; if it keeps happening, tell the operator.")
 }
@@ -123,7 +126,7 @@ func fromHTTPError(he *echo.HTTPError) *Error {
 // that asks for JSON) rather than a browser page.
 func wantsJSON(c echo.Context) bool {
 	r := c.Request()
-	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/healthz" {
+	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/healthz" || linkWantsJSON(r) {
 		return true
 	}
 	accept := r.Header.Get("Accept")

@@ -37,15 +37,15 @@ func toFileJSON(f store.File) fileJSON {
 // fileRoutes registers the file API and the browser's file routes.
 func (s *Server) fileRoutes(e *echo.Echo, pages *echo.Group) {
 	api := e.Group("/api/v1", requireUser)
-	api.POST("/files", s.apiUploadMultipart)
-	api.PUT("/files/:id", s.apiUploadRaw)
+	api.POST("/files", s.apiUploadMultipart, s.LimitUploads)
+	api.PUT("/files/:id", s.apiUploadRaw, s.LimitUploads)
 	api.GET("/files", s.apiListFiles)
 	api.GET("/files/:id", s.apiGetFile)
 	api.GET("/files/:id/content", s.apiFileContent)
 	api.HEAD("/files/:id/content", s.apiFileContent)
 	api.DELETE("/files/:id", s.apiDeleteFile)
 
-	pages.POST("/files", s.browserUpload)
+	pages.POST("/files", s.browserUpload, s.LimitUploads)
 	pages.GET("/files/:id/download", s.browserDownload)
 	pages.POST("/files/:id/delete", s.browserDelete)
 }
@@ -213,7 +213,7 @@ func (s *Server) multipartReader(c echo.Context) (*formReader, error) {
 		return nil, apiError(http.StatusBadRequest, "invalid_request",
 			"Send a multipart/form-data body with one part named \"file\", or PUT the raw file to /api/v1/files/NAME.")
 	}
-	return newPartReader(s.limitBody(c), params["boundary"]), nil
+	return newPartReader(s.limitBody(c), params["boundary"], r.ContentLength), nil
 }
 
 // nextFilePart skips form fields up to the first part named "file".

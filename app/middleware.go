@@ -24,6 +24,18 @@ const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-sr
 // gets no script, no subresources and a unique origin.
 const downloadCSP = "default-src 'none'; sandbox"
 
+// restoreBody puts the request's own body back when the handler returns.
+// Body limits and timeouts wrap r.Body; net/http drains an unread body and
+// lingers before closing only when r.Body is still its own type, so without
+// this a refused upload's answer is often lost to a connection reset.
+func restoreBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		original := c.Request().Body
+		defer func() { c.Request().Body = original }()
+		return next(c)
+	}
+}
+
 // securityHeaders sets the headers every response carries. Download
 // handlers replace the CSP with downloadCSP.
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {

@@ -12,10 +12,10 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	// Trust only the peer address, never X-Forwarded-For from the client.
-	e.IPExtractor = echo.ExtractIPDirect()
+	// The peer address, or X-Forwarded-For only from --trusted-proxies.
+	e.IPExtractor = ipExtractor(s.cfg.Limits)
 
-	e.Use(securityHeaders, s.requestLog, crossOriginProtection(), s.authenticate)
+	e.Use(restoreBody, securityHeaders, s.strictTransportSecurity, s.requestLog, s.bodyTimeouts, s.apiRateLimit(), crossOriginProtection(), s.authenticate)
 
 	e.GET("/healthz", s.health)
 	e.GET(assets.Prefix+"*", echo.WrapHandler(assets.Handler()))
@@ -30,7 +30,10 @@ func (s *Server) routes() *echo.Echo {
 	pages := e.Group("", requireUser)
 	pages.GET("/files", s.filesPage)
 	s.fileRoutes(e, pages)
+	s.uploadRoutes(e)
 	s.adminRoutes(pages)
+	s.linkRoutes(e, pages)
+	s.metricsRoutes(e)
 
 	return e
 }

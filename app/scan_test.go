@@ -326,7 +326,7 @@ func (s *slowScanner) Scan(ctx context.Context, r ioReader) (scanner.Result, err
 func TestProbedLimitRefusesLargerFiles(t *testing.T) {
 	// clamd reads streams up to 8 MiB but judges files only up to 1 MiB,
 	// answering OK for larger ones without scanning them.
-	d := clamavtest.Start(t, clamavtest.Options{StreamMaxLength: 8 << 20, MaxFileSize: 1 << 20, MaxScanSize: 1 << 20})
+	d := clamavtest.Start(t, clamavtest.Options{StreamMaxLength: 8 << 20, MaxFileSize: 1 << 20, MaxScanSize: 1 << 20, QuietExceedsMax: true})
 	e := newEnv(t, envOptions{scanOn: true, scanner: clamdScanner(d), unprobed: true,
 		configure: func(c *config.Config) { c.MaxFileSize = 8 << 20 }})
 	large := []byte(strings.Repeat("line of text\n", (2<<20)/13))

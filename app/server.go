@@ -43,9 +43,19 @@ type Server struct {
 	now      func() time.Time
 	version  string
 
-	echo        *echo.Echo
-	limits      *loginLimits
-	retryWakeup chan struct{}
+	echo         *echo.Echo
+	limits       *loginLimits
+	uploadGate   *uploadGate    // upload concurrency caps
+	auditRepeats *auditThrottle // repeated rejections recorded once a minute
+	retryWakeup  chan struct{}
+
+	linkLimits       *linkLimits    // link password attempts
+	dropUploadLimits *keyedLimiter  // drop uploads per client address
+	webhook          *webhookSender // drop arrival notices
+
+	uploads *resumableUploads // tus uploads
+
+	metrics *Metrics // nil unless --metrics
 }
 
 // New builds the server and its routes.
@@ -58,27 +68,42 @@ func New(d Deps) (*Server, error) {
 	}
 
 	s := &Server{
-		cfg:         d.Config,
-		store:       d.Store,
-		vault:       d.Vault,
-		intake:      d.Intake,
-		scanning:    d.Scanning,
-		log:         d.Log,
-		now:         d.Now,
-		version:     d.Version,
-		limits:      newLoginLimits(d.Now),
-		retryWakeup: make(chan struct{}, 1),
+		cfg:          d.Config,
+		store:        d.Store,
+		vault:        d.Vault,
+		intake:       d.Intake,
+		scanning:     d.Scanning,
+		log:          d.Log,
+		now:          d.Now,
+		version:      d.Version,
+		limits:       newLoginLimits(d.Now),
+		uploadGate:   newUploadGate(d.Config.Limits),
+		auditRepeats: newAuditThrottle(repeatAuditInterval, d.Now),
+		retryWakeup:  make(chan struct{}, 1),
+
+		linkLimits:       newLinkLimits(d.Now),
+		dropUploadLimits: newDropUploadLimits(d.Now),
+		webhook:          newWebhookSender(d.Log, d.Version),
 	}
+	uploads, err := s.newResumableUploads()
+	if err != nil {
+		return nil, err
+	}
+	s.uploads = uploads
+	s.metrics = s.newMetrics()
 	s.echo = s.routes()
 	return s, nil
 }
 
 // RunWorkers runs the background work until ctx ends: retrying scans of
-// pending files and measuring the scanner's size limit.
+// pending files, measuring the scanner's size limit, removing expired
+// resumable uploads and the janitor's cleanup (see janitor.go).
 func (s *Server) RunWorkers(ctx context.Context) {
 	if s.scanning != nil && !s.scanning.Off() {
 		go s.runProbes(ctx)
 	}
+	go s.runUploadExpiry(ctx)
+	go s.runJanitor(ctx)
 	s.intake.RunRetries(ctx, s.retryWakeup)
 }
 
@@ -106,9 +131,10 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler: s.echo,
-		// Headers must arrive quickly; bodies are governed per request, so
-		// an honest slow upload of a large file is not cut off.
-		ReadHeaderTimeout: 10 * time.Second,
+		// Headers must arrive within --header-timeout. Bodies have no
+		// deadline as a whole, so an honest slow upload of a large file is
+		// not cut off; bodyTimeouts ends bodies that stall or crawl.
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

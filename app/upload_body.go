@@ -25,16 +25,29 @@ const (
 	// standard reader peeks only 4 KiB at a time unless it is handed a
 	// larger bufio.Reader, and small reads cost a system call each.
 	partBufferSize = 1 << 20
+	// minPartBufferSize is the standard multipart reader's own buffer size;
+	// it wraps any smaller reader in a buffer of this size again.
+	minPartBufferSize = 4 << 10
 )
 
-// formReader reads multipart parts one at a time, counting them.
+// formReader reads multipart parts one at a time, counting them and
+// bounding the size of each part's headers.
 type formReader struct {
-	mr    *multipart.Reader
-	parts int
+	mr      *multipart.Reader
+	headers *partHeaderGuard
+	parts   int
 }
 
-func newPartReader(body io.Reader, boundary string) *formReader {
-	return &formReader{mr: multipart.NewReader(bufio.NewReaderSize(body, partBufferSize), boundary)}
+// newPartReader reads the parts of body. Its read buffer is partBufferSize,
+// or the declared length of the body when that is smaller, so that a small
+// upload does not allocate and zero a whole MiB.
+func newPartReader(body io.Reader, boundary string, declaredLength int64) *formReader {
+	size := partBufferSize
+	if declaredLength >= 0 && declaredLength < partBufferSize {
+		size = max(int(declaredLength), minPartBufferSize)
+	}
+	headers := &partHeaderGuard{r: bufio.NewReaderSize(body, size)}
+	return &formReader{mr: multipart.NewReader(headers, boundary), headers: headers}
 }
 
 func (f *formReader) next() (*multipart.Part, error) {
@@ -45,6 +58,8 @@ func (f *formReader) next() (*multipart.Part, error) {
 	f.parts++
 	// NextRawPart keeps Content-Transfer-Encoding as sent instead of
 	// decoding quoted-printable behind the caller's back.
+	f.headers.arm()
+	defer f.headers.disarm()
 	return f.mr.NextRawPart()
 }
 

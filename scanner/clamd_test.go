@@ -322,7 +322,7 @@ func TestClamdConcurrentScans(t *testing.T) {
 // replies clean without scanning it.
 func TestClamdOversizedSkipped(t *testing.T) {
 	t.Parallel()
-	d := clamavtest.Start(t, clamavtest.Options{StreamMaxLength: 4 << 20, MaxFileSize: 1 << 20})
+	d := clamavtest.Start(t, clamavtest.Options{StreamMaxLength: 4 << 20, MaxFileSize: 1 << 20, QuietExceedsMax: true})
 	c := NewClamd(ClamdConfig{Address: d.SocketPath})
 	data := io.MultiReader(io.LimitReader(zeroReader{}, 2<<20), bytes.NewReader(EICAR()))
 
@@ -348,7 +348,6 @@ func TestClamdAlerts(t *testing.T) {
 	d := clamavtest.Start(t, clamavtest.Options{
 		StreamMaxLength: 4 << 20,
 		MaxFileSize:     1 << 20,
-		AlertExceedsMax: true,
 		AlertEncrypted:  true,
 	})
 	oversized, err := io.ReadAll(io.MultiReader(io.LimitReader(zeroReader{}, 2<<20), bytes.NewReader(EICAR())))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -45,6 +46,10 @@ type ClamscanConfig struct {
 	// TempDir is the directory for the temporary copy of the stream that
 	// Scan writes. Empty means os.TempDir().
 	TempDir string
+
+	// Log receives warnings that clamscan prints beside a clean result,
+	// such as an outdated signature database. Nil discards them.
+	Log *slog.Logger
 
 	// Args are extra clamscan options placed before the file, such as
 	// "--max-filesize=200M" or "--alert-exceeds-max=yes".
@@ -202,12 +207,27 @@ func (c *Clamscan) scanFile(ctx context.Context, path string) (Result, error) {
 
 	switch out.exitCode {
 	case 0:
+		c.logWarnings(out.stderr)
 		return parseClean(out.stdout, path)
 	case 1:
 		return parseFound(out.stdout, path)
 	default:
 		return Result{}, out.failure()
 	}
+}
+
+// logWarnings logs what clamscan printed on stderr with a clean exit, cut to
+// 512 bytes: a warning there (old signatures, a skipped limit) is no
+// verdict, but an operator must see it.
+func (c *Clamscan) logWarnings(stderr string) {
+	stderr = strings.TrimSpace(stderr)
+	if stderr == "" || c.cfg.Log == nil {
+		return
+	}
+	if len(stderr) > 512 {
+		stderr = strings.ToValidUTF8(stderr[:512], "") + "…"
+	}
+	c.cfg.Log.Warn("clamscan printed a warning", "path", c.cfg.Path, "stderr", stderr)
 }
 
 // parseClean confirms a clean exit with clamscan's line for path, because

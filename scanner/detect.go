@@ -144,7 +144,9 @@ func Detect(ctx context.Context, cfg DetectConfig, log *slog.Logger) (Scanner, e
 		return c, nil
 	}
 
-	cs := NewClamscan(cfg.clamscan())
+	ccfg := cfg.clamscan()
+	ccfg.Log = log
+	cs := NewClamscan(ccfg)
 	err := tryScanner(ctx, cs, cfg.pingTimeout(), log, "path", cs.cfg.Path)
 	if err == nil {
 		return cs, nil
@@ -210,7 +212,9 @@ func New(ctx context.Context, mode string, cfg DetectConfig, log *slog.Logger) (
 	case ModeClamd:
 		return newClamd(ctx, cfg, log)
 	case ModeClamscan:
-		s := NewClamscan(cfg.clamscan())
+		ccfg := cfg.clamscan()
+		ccfg.Log = log
+		s := NewClamscan(ccfg)
 		checkExplicit(ctx, s, cfg.pingTimeout(), log, "path", s.cfg.Path)
 		return s, nil
 	default:

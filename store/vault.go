@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // Vault folders, relative to the vault root.
@@ -21,6 +22,8 @@ const (
 type Vault struct {
 	dir  string
 	root *os.Root
+	// writeFault, when set, fails writes to incoming files; see FailWrites.
+	writeFault atomic.Pointer[WriteFault]
 }
 
 // OpenVault opens (creating if needed) the vault folder inside dataDir.

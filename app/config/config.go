@@ -40,6 +40,12 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+
+	Limits // body timeouts, upload caps, rate limits, quotas, retention
+
+	Resumable ResumableUploads // tus upload expiry and chunk size
+
+	Deployment // TLS, reverse proxy, desktop launch, metrics
 }
 
 // Scanner modes.
@@ -67,6 +73,8 @@ func Defaults() Config {
 		ScanWait:        30 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		Limits:          DefaultLimits(),
+		Resumable:       DefaultResumableUploads(),
 	}
 }
 
@@ -87,6 +95,9 @@ func (c *Config) Validate() error {
 	check(c.SessionLifetime >= time.Minute, "--session-lifetime must be at least 1m, got %s", c.SessionLifetime)
 	check(c.ScanTimeout > 0, "--scan-timeout must be positive, got %s", c.ScanTimeout)
 	check(c.ScanWait > 0, "--scan-wait must be positive, got %s", c.ScanWait)
+	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.Resumable.validate()...)
+	errs = append(errs, c.validateDeployment()...)
 
 	switch c.Scanner {
 	case ScannerAuto, ScannerClamd, ScannerClamscan, ScannerOff:

@@ -104,6 +104,10 @@ func (c *Config) BindServe(fs *FlagSet) {
 	c.BindScanner(fs)
 	fs.DurationVar(&c.ScanWait, "scan-wait", c.ScanWait, "how long an upload request waits for its verdict before answering 202 pending, as a Go `duration`")
 
+	c.bindLimits(fs)
+	c.Resumable.bind(fs)
+	c.bindDeployment(fs)
+
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
 }

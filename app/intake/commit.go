@@ -50,6 +50,7 @@ func (p *Pipeline) Commit(ctx context.Context, rec *Received) (store.File, error
 
 // storeVerdict acts on a verdict that arrived in time.
 func (p *Pipeline) storeVerdict(ctx context.Context, rec *Received, job *scanJob) (store.File, error) {
+	p.reportScan(job)
 	rec.File.Scan = scanInfo(job, p.now)
 
 	if job.err != nil {
@@ -127,6 +128,7 @@ func lowerFirst(s string) string {
 func (p *Pipeline) keep(ctx context.Context, rec *Received, status string) (store.File, error) {
 	rec.finished = true
 	rec.File.Status = status
+	defer rec.quota.release() // a no-op once committed
 
 	var err error
 	if status == store.StatusPending {
@@ -149,6 +151,8 @@ func (p *Pipeline) keep(ctx context.Context, rec *Received, status string) (stor
 		p.removeBytes(rec.File.ID, status)
 		return store.File{}, err
 	}
+	rec.quota.commit(file.Size)
+	p.observe().UploadStored(file)
 
 	p.log.Info("upload stored", "file_id", file.ID, "owner_id", file.OwnerID, "status", status,
 		"size_bytes", file.Size, "content_type", file.ContentType)
@@ -169,6 +173,7 @@ func (p *Pipeline) removeBytes(id, status string) {
 
 // refuse discards a file the scanner refused and records who uploaded what.
 func (p *Pipeline) refuse(ctx context.Context, rec *Received, r *Rejection) error {
+	p.observe().UploadRejected(r)
 	p.auditRejection(ctx, rec.up, rec, r)
 	rec.Discard()
 	return r
@@ -178,6 +183,7 @@ func (p *Pipeline) refuse(ctx context.Context, rec *Received, r *Rejection) erro
 // pending file. A failed scan leaves the file pending for the retry worker.
 func (p *Pipeline) settleLate(file store.File, job *scanJob) {
 	<-job.done
+	p.reportScan(job)
 	if job.err != nil {
 		p.log.Warn("background scan failed; file stays pending", "file_id", file.ID, "err", job.err)
 		return

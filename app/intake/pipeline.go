@@ -42,6 +42,9 @@ type Config struct {
 	MinFreeSpace int64
 	ScanWait     time.Duration // how long Commit waits for a verdict
 	ScanTimeout  time.Duration // how long a background scan may take in all
+	// UserQuota is the storage each owner may fill unless an admin set
+	// their own quota; 0 means unlimited. See quota.go.
+	UserQuota int64
 }
 
 // Pipeline receives uploads into the vault.
@@ -53,6 +56,8 @@ type Pipeline struct {
 	scanning *Scanning
 	log      *slog.Logger
 	now      func() time.Time
+	quotas   *quotas
+	observer Observer // set by SetObserver; nil when unused
 
 	buffers sync.Pool
 }
@@ -65,6 +70,7 @@ func New(cfg Config, vault *store.Vault, st *store.Store, policy *filetype.Polic
 	}
 	return &Pipeline{
 		cfg: cfg, vault: vault, store: st, policy: policy, scanning: scanning, log: log, now: now,
+		quotas:  newQuotas(st, cfg.UserQuota),
 		buffers: sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }},
 	}
 }
@@ -86,7 +92,8 @@ type Received struct {
 
 	up       Upload
 	incoming *store.Incoming
-	scan     *scanJob // nil when scanning is off or no scanner is available
+	scan     *scanJob   // nil when scanning is off or no scanner is available
+	quota    *quotaHold // nil when the owner has no storage quota
 	finished bool
 }
 
@@ -94,8 +101,12 @@ type Received struct {
 // type and the free-space reserve on the way. On any error nothing is left
 // on disk and the rejection is in the audit log.
 func (p *Pipeline) Receive(ctx context.Context, up Upload) (*Received, error) {
+	p.observe().UploadStarted()
+	defer p.observe().UploadEnded()
+
 	rec, err := p.receive(ctx, up)
 	if err != nil {
+		p.observe().UploadRejected(err)
 		p.auditRejection(ctx, up, rec, err)
 		if rec != nil {
 			rec.Discard()
@@ -114,13 +125,20 @@ func (p *Pipeline) receive(ctx context.Context, up Upload) (*Received, error) {
 		return nil, err
 	}
 
+	hold, err := p.quotas.begin(ctx, up.Owner, up.DeclaredSize)
+	if err != nil {
+		return nil, err
+	}
+
 	incoming, err := p.vault.CreateIncoming()
 	if err != nil {
+		hold.release()
 		return nil, fmt.Errorf("receive %q: %w", name, err)
 	}
 	rec := &Received{
 		up:       up,
 		incoming: incoming,
+		quota:    hold,
 		File:     store.File{ID: store.NewID(), OwnerID: up.Owner.ID, Name: name},
 	}
 
@@ -193,6 +211,9 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 	hash := sha256.New()
 	sinceCheck := int64(0)
 	for {
+		if err := rec.quota.grow(rec.File.Size + int64(n)); err != nil {
+			return err
+		}
 		if err := p.writeChunk(rec, hash, buf[:n]); err != nil {
 			return err
 		}
@@ -270,6 +291,7 @@ func (r *Received) Discard() {
 	r.finished = true
 	r.scan.abandon()
 	r.incoming.Discard()
+	r.quota.release()
 }
 
 // auditRejection records a refused upload with the reason. Errors that are

@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/vaultdrop/vaultdrop/scanner"
 	"github.com/vaultdrop/vaultdrop/store"
@@ -73,7 +74,9 @@ func (p *Pipeline) rescanOne(ctx context.Context, sc scanner.Scanner, version sc
 	if err != nil {
 		return scanner.Result{}, err
 	}
+	started := time.Now()
 	res, err := ScanOpenFile(scanCtx, sc, stored)
+	p.observe().ScanFinished(scanOutcome(res, err), time.Since(started))
 	stored.Close()
 	if err != nil {
 		return res, err

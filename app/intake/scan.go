@@ -142,16 +142,18 @@ type scanJob struct {
 	stall   time.Duration
 	dropped bool // the scanner stopped reading; the verdict will be an error
 
-	done   chan struct{}
-	result scanner.Result
-	err    error
+	done    chan struct{}
+	result  scanner.Result
+	err     error
+	started time.Time
+	elapsed time.Duration // from start to verdict, set with result
 }
 
 func newScanJob(ctx context.Context, sc scanner.Scanner, version scanner.Version) *scanJob {
 	// The scan outlives the request when the verdict is late: Commit then
 	// answers "pending" and the scan settles the file in the background.
 	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &scanJob{ctx: jobCtx, cancel: cancel, version: version, done: make(chan struct{})}
+	return &scanJob{ctx: jobCtx, cancel: cancel, version: version, done: make(chan struct{}), started: time.Now()}
 }
 
 // feed passes one chunk to the scanner. It never fails the upload: a
@@ -190,6 +192,7 @@ func (j *scanJob) abandon() {
 
 func (j *scanJob) finish(res scanner.Result, err error) {
 	j.result, j.err = res, err
+	j.elapsed = time.Since(j.started)
 	j.cancel()
 	close(j.done)
 }

@@ -95,7 +95,9 @@ func (p *Pipeline) retryOne(ctx context.Context, sc scanner.Scanner, version sca
 	scanCtx, cancel := context.WithTimeout(ctx, p.cfg.ScanTimeout)
 	defer cancel()
 
+	started := time.Now()
 	res, err := p.scanStored(scanCtx, sc, f.ID)
+	p.observe().ScanFinished(scanOutcome(res, err), time.Since(started))
 	if err != nil {
 		p.log.Warn("retry scan failed; file stays pending", "file_id", f.ID, "err", err)
 		return false

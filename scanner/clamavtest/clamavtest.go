@@ -61,18 +61,20 @@ type Options struct {
 	// Zero means DefaultStreamMaxLength.
 	StreamMaxLength int64
 
-	// MaxFileSize is the size in bytes above which clamd skips a file and
-	// still reports it clean, unless AlertExceedsMax is set. Zero means
-	// StreamMaxLength.
+	// MaxFileSize is the size in bytes above which clamd skips a file.
+	// Zero means StreamMaxLength.
 	MaxFileSize int64
 
 	// MaxScanSize caps the bytes scanned per file, archive contents
 	// included. Zero keeps clamd's default.
 	MaxScanSize int64
 
-	// AlertExceedsMax reports files over the limits as
-	// Heuristics.Limits.Exceeded.* instead of clean.
-	AlertExceedsMax bool
+	// QuietExceedsMax makes clamd report files over its limits as clean
+	// without scanning them, as clamd does by default. Without it the test
+	// clamd sets AlertExceedsMax and reports them as
+	// Heuristics.Limits.Exceeded.*, so no test can take a skipped file for
+	// a clean one by accident.
+	QuietExceedsMax bool
 
 	// AlertEncrypted reports encrypted archives and documents as
 	// Heuristics.Encrypted.*.

@@ -37,7 +37,7 @@ func TestStart(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	d := Start(t, Options{StreamMaxLength: 4 << 20, MaxFileSize: 1 << 20, MaxScanSize: 2 << 20, AlertExceedsMax: true})
+	d := Start(t, Options{StreamMaxLength: 4 << 20, MaxFileSize: 1 << 20, MaxScanSize: 2 << 20})
 
 	data, err := os.ReadFile(d.ConfigPath)
 	if err != nil {

@@ -78,7 +78,7 @@ func (d *Daemon) writeConfig(port int, opts Options) error {
 	if opts.MaxScanSize > 0 {
 		line("MaxScanSize", opts.MaxScanSize)
 	}
-	line("AlertExceedsMax", yesNo(opts.AlertExceedsMax))
+	line("AlertExceedsMax", yesNo(!opts.QuietExceedsMax))
 	line("AlertEncrypted", yesNo(opts.AlertEncrypted))
 	if opts.ReadTimeout > 0 {
 		line("ReadTimeout", int(opts.ReadTimeout.Seconds()))
