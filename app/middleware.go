@@ -141,7 +141,7 @@ func currentUser(c echo.Context) (store.User, bool) {
 	return u, ok
 }
 
-// requireUser answers 401 to scripts and sends browsers to the sign-in page.
+// requireUser returns 401 to scripts and redirects browsers to the sign-in page.
 func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if _, ok := currentUser(c); ok {
@@ -154,7 +154,7 @@ func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireAdmin answers 404 to non-admins, so the admin pages cannot be
+// requireAdmin returns 404 to non-admins, so the admin pages cannot be
 // discovered.
 func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
