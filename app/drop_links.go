@@ -230,7 +230,7 @@ func (s *Server) storeDropFile(c echo.Context, owner store.User, mr *formReader,
 	}
 	defer rec.Discard()
 
-	if err := readDropFieldsAfterFile(mr, fields); err != nil {
+	if err := expectNoMoreFiles(mr, fields.read); err != nil {
 		return store.File{}, err
 	}
 	file, err := s.intake.Commit(c.Request().Context(), rec)
@@ -285,27 +285,6 @@ func readDropFields(mr *formReader) (dropFields, *multipart.Part, error) {
 		}
 		if err := fields.read(part); err != nil {
 			return fields, nil, err
-		}
-	}
-}
-
-// readDropFieldsAfterFile reads the fields after the file part and refuses
-// a second file.
-func readDropFieldsAfterFile(mr *formReader, fields *dropFields) error {
-	for {
-		part, err := mr.next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return multipartError(err)
-		}
-		if part.FormName() == "file" {
-			return apiError(http.StatusBadRequest, "invalid_request",
-				"The form has more than one part named \"file\". Send one file per request.")
-		}
-		if err := fields.read(part); err != nil {
-			return err
 		}
 	}
 }

@@ -69,7 +69,7 @@ func (s *Server) apiUploadMultipart(c echo.Context) error {
 	}
 	defer rec.Discard()
 
-	if err := expectNoMoreFiles(mr); err != nil {
+	if err := expectNoMoreFiles(mr, skipField); err != nil {
 		return err
 	}
 	return s.commitAndAnswer(c, rec)
@@ -237,7 +237,8 @@ func nextFilePart(mr *formReader) (*multipart.Part, error) {
 }
 
 // expectNoMoreFiles reads the rest of the form and refuses a second file.
-func expectNoMoreFiles(mr *formReader) error {
+// Each other field goes to readField (skipField drops it).
+func expectNoMoreFiles(mr *formReader, readField func(*multipart.Part) error) error {
 	for {
 		part, err := mr.next()
 		if errors.Is(err, io.EOF) {
@@ -250,7 +251,7 @@ func expectNoMoreFiles(mr *formReader) error {
 			return apiError(http.StatusBadRequest, "invalid_request",
 				"The form has more than one part named \"file\". Send one file per request.")
 		}
-		if err := skipField(part); err != nil {
+		if err := readField(part); err != nil {
 			return err
 		}
 	}

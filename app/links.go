@@ -18,7 +18,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	qrcode "github.com/skip2/go-qrcode"
-	"golang.org/x/time/rate"
 
 	"github.com/vaultdrop/vaultdrop/app/auth"
 	"github.com/vaultdrop/vaultdrop/store"
@@ -373,28 +372,6 @@ func (l *linkLimits) take(link, client string) (refund func(), wait time.Duratio
 		return nil, wait
 	}
 	return func() { refundClient(); refundLink() }, 0
-}
-
-// take is allow with a way back: it takes one token for key and returns a
-// function that returns the token, or nil and the wait when none is left.
-func (l *keyedLimiter) take(key string) (refund func(), wait time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-
-	now := l.now()
-	l.collect(now)
-	lim, ok := l.buckets[key]
-	if !ok {
-		lim = rate.NewLimiter(rate.Every(l.every), l.burst)
-		l.buckets[key] = lim
-	}
-
-	r := lim.ReserveN(now, 1)
-	if delay := r.DelayFrom(now); delay > 0 {
-		r.CancelAt(now)
-		return nil, delay
-	}
-	return func() { r.CancelAt(l.now()) }, 0
 }
 
 // linkRoutes registers share links, drop links, and the admin settings

@@ -26,12 +26,18 @@ func newKeyedLimiter(every time.Duration, burst int, now func() time.Time) *keye
 // allow takes one token for key. When none is left it returns false and how
 // long until one is.
 func (l *keyedLimiter) allow(key string) (bool, time.Duration) {
+	refund, wait := l.take(key)
+	return refund != nil, wait
+}
+
+// take takes one token for key and returns a function that gives it back,
+// or nil and the wait when none is left.
+func (l *keyedLimiter) take(key string) (refund func(), wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
 	now := l.now()
 	l.collect(now)
-
 	lim, ok := l.buckets[key]
 	if !ok {
 		lim = rate.NewLimiter(rate.Every(l.every), l.burst)
@@ -41,9 +47,9 @@ func (l *keyedLimiter) allow(key string) (bool, time.Duration) {
 	r := lim.ReserveN(now, 1)
 	if delay := r.DelayFrom(now); delay > 0 {
 		r.CancelAt(now)
-		return false, delay
+		return nil, delay
 	}
-	return true, 0
+	return func() { r.CancelAt(l.now()) }, 0
 }
 
 // collect drops full buckets, at most once a minute.
