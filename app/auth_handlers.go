@@ -37,6 +37,12 @@ func (s *Server) loginGet(c echo.Context) error {
 func (s *Server) loginPost(c echo.Context) error {
 	username := strings.TrimSpace(c.FormValue("username"))
 	password := c.FormValue("password")
+	// No account name is longer than 64 bytes, so a longer one is cut
+	// before it keys the rate limiter, reaches the audit log or is echoed
+	// back in the form; it then simply matches no account.
+	if len(username) > 64 {
+		username = strings.ToValidUTF8(username[:64], "")
+	}
 	form := views.LoginForm{Username: username, Next: safeNext(c.FormValue("next"))}
 
 	if ok, wait := s.limits.allow(strings.ToLower(username), clientAddr(c)); !ok {

@@ -310,3 +310,28 @@ func assertErrorCode(t *testing.T, body []byte, want string) {
 		t.Error("error message is empty")
 	}
 }
+
+func TestLoginHugeUsernameRefused(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	huge := strings.Repeat("a", 100000)
+
+	resp, body := e.request(http.MethodPost, "/login", "", strings.NewReader(url.Values{
+		"username": {huge}, "password": {"whatever password"},
+	}.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("status = %d, want 401", resp.StatusCode)
+	}
+	if strings.Contains(string(body), strings.Repeat("a", 65)) {
+		t.Error("the page echoes more than 64 bytes of the username")
+	}
+	events, err := e.Store.AuditEvents(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if len(ev.Target) > 100 {
+			t.Errorf("audit target holds %d bytes of the username", len(ev.Target))
+		}
+	}
+}
