@@ -238,8 +238,9 @@ func announce(ctx context.Context, st *store.Store, base string, stdout io.Write
 	}
 	setupURL := base + "/setup?token=" + token
 	fmt.Fprintf(stdout, "No account exists yet. Create the administrator at:\n  %s\n", setupURL)
-	// The setup URL is logged on purpose, as the one way to reach a fresh
-	// server that runs as a service; it stops working once an admin exists.
+	// The setup URL is logged on purpose, because it is the one way to reach
+	// a fresh server that runs as a service. It stops working once an admin
+	// exists.
 	log.Info("first run: open the setup URL to create the administrator", "setup_url", setupURL)
 	return setupURL, nil
 }

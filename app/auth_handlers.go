@@ -37,9 +37,9 @@ func (s *Server) loginGet(c echo.Context) error {
 func (s *Server) loginPost(c echo.Context) error {
 	username := strings.TrimSpace(c.FormValue("username"))
 	password := c.FormValue("password")
-	// No account name is longer than 64 bytes, so a longer one is cut
-	// before it keys the rate limiter, reaches the audit log or is echoed
-	// back in the form; it then simply matches no account.
+	// No account name is longer than 64 bytes. A longer one is cut before
+	// it keys the rate limiter, reaches the audit log or is echoed back in
+	// the form, and then matches no account.
 	if len(username) > 64 {
 		username = strings.ToValidUTF8(username[:64], "")
 	}
@@ -210,7 +210,7 @@ func (s *Server) setupPost(c echo.Context) error {
 }
 
 // setupTokenValid reports whether token is the current one-time setup token.
-// After setup there is none, so the page answers 404 like any unknown page.
+// After setup there is none, so the page returns 404 like any unknown page.
 func (s *Server) setupTokenValid(c echo.Context, token string) bool {
 	if token == "" {
 		return false

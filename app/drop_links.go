@@ -205,7 +205,7 @@ func (s *Server) reserveDropSlot(c echo.Context, d store.Drop) (int64, error) {
 	case errors.Is(err, store.ErrNotFound):
 		return 0, errLinkNotFound
 	case errors.Is(err, store.ErrDropFull):
-		// A used-up drop answers like an unknown one, so a link's state
+		// A used-up drop responds like an unknown one, so a link's state
 		// cannot be probed; the drop page tells a visitor in words.
 		return 0, errLinkNotFound
 	case errors.Is(err, store.ErrDropNoRoom):

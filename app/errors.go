@@ -13,7 +13,7 @@ import (
 	"github.com/vaultdrop/vaultdrop/views"
 )
 
-// Error is an answer meant for the client: a status, a stable code that
+// Error is a response meant for the client: a status, a stable code that
 // scripts match on, and a message that says what was wrong and what to do.
 type Error struct {
 	Status     int
@@ -45,7 +45,7 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// handleError is the one place where errors become answers. Only it logs
+// handleError is the one place where errors become responses. Only it logs
 // server errors, and users never see internal error text.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
@@ -75,7 +75,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	s.render(c, e.Status, views.ErrorPage(page, e.Status, e.Message))
 }
 
-// classify maps an error to the client's answer.
+// classify maps an error to the client's response.
 func (s *Server) classify(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {

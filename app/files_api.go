@@ -97,7 +97,7 @@ func (s *Server) apiUploadRaw(c echo.Context) error {
 	return s.commitAndAnswer(c, rec)
 }
 
-// commitAndAnswer stores a received file and answers 201 when it can be
+// commitAndAnswer stores a received file and responds 201 when it can be
 // downloaded, or 202 when it waits for its virus scan.
 func (s *Server) commitAndAnswer(c echo.Context, rec *intake.Received) error {
 	file, err := s.intake.Commit(c.Request().Context(), rec)
@@ -172,7 +172,7 @@ func (s *Server) apiDeleteFile(c echo.Context) error {
 }
 
 // fileForCaller looks up the :id file for the signed-in user. Another
-// user's file answers 404, like an id that does not exist.
+// user's file returns 404, like an id that does not exist.
 func (s *Server) fileForCaller(c echo.Context) (store.File, error) {
 	user, _ := currentUser(c)
 	id := c.Param("id")

@@ -27,7 +27,7 @@ const downloadCSP = "default-src 'none'; sandbox"
 // restoreBody puts the request's own body back when the handler returns.
 // Body limits and timeouts wrap r.Body; net/http drains an unread body and
 // lingers before closing only when r.Body is still its own type, so without
-// this a refused upload's answer is often lost to a connection reset.
+// this a refused upload's response is often lost to a connection reset.
 func restoreBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		original := c.Request().Body

@@ -66,8 +66,8 @@ func (l *keyedLimiter) collect(now time.Time) {
 }
 
 // loginLimits throttles sign-in attempts per account and per client address.
-// An account allows 5 quick attempts, then one every 20 seconds; an address,
-// which may be shared by a whole office, 20 and then one every 3 seconds.
+// An account allows 5 quick attempts, then one every 20 seconds. An address,
+// which a whole office may share, allows 20 and then one every 3 seconds.
 type loginLimits struct {
 	account *keyedLimiter
 	client  *keyedLimiter

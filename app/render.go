@@ -12,7 +12,7 @@ import (
 
 // render writes a templ component as an HTML page with status. The page is
 // rendered into a buffer first, so a rendering error can still become a
-// proper error answer.
+// proper error response.
 func (s *Server) render(c echo.Context, status int, component templ.Component) error {
 	var buf bytes.Buffer
 	if err := component.Render(c.Request().Context(), &buf); err != nil {
@@ -42,7 +42,7 @@ func (s *Server) banner() string {
 	return ""
 }
 
-// redirect answers a browser form with 303 See Other, so a reload does not
+// redirect responds to a browser form with 303 See Other, so a reload does not
 // post the form again.
 func redirect(c echo.Context, to string) error {
 	return c.Redirect(http.StatusSeeOther, to)

@@ -1,5 +1,5 @@
 // Package app is vaultdrop's web server: routes, handlers, middleware and
-// the mapping from errors to HTTP answers.
+// the mapping from errors to HTTP responses.
 package app
 
 import (
@@ -113,7 +113,7 @@ func (s *Server) RetryPendingNow(ctx context.Context) (int, error) {
 	return s.intake.RetryPending(ctx)
 }
 
-// WakeRetries asks the retry worker to look at pending files now.
+// WakeRetries makes the retry worker scan pending files now.
 func (s *Server) WakeRetries() {
 	select {
 	case s.retryWakeup <- struct{}{}:
@@ -126,7 +126,7 @@ func (s *Server) Handler() http.Handler {
 	return s.echo
 }
 
-// Serve answers requests on ln until ctx is cancelled, then stops taking new
+// Serve handles requests on ln until ctx is cancelled, then stops taking new
 // connections and lets requests in flight finish for up to 30 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{

@@ -137,7 +137,7 @@ func bodyLimitError(err error) *Error {
 	return nil
 }
 
-// uploadError turns intake and body errors into the API's answers.
+// uploadError turns intake and body errors into the API's error responses.
 func uploadError(err error) error {
 	if e := bodyLimitError(err); e != nil {
 		return e

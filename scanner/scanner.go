@@ -2,7 +2,7 @@
 // daemon spoken to over its socket or the clamscan program.
 //
 // Every outcome that is not a definite verdict is an error, never clean: a
-// scanner that is down, slow, over its limits or answering garbage must not
+// scanner that is down, slow, over its limits or replying garbage must not
 // let a file through.
 package scanner
 
@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Verdict is what the scanner decided about one stream.
+// Verdict is the scanner's decision about one stream.
 type Verdict string
 
 const (
@@ -172,11 +172,11 @@ type FileScanner interface {
 var (
 	// ErrUnavailable means the scanner could not be reached or started.
 	ErrUnavailable = errors.New("scanner unavailable")
-	// ErrTimeout means the scanner did not answer in time.
+	// ErrTimeout means the scanner did not reply in time.
 	ErrTimeout = errors.New("scanner timed out")
 	// ErrStreamLimit means clamd stopped reading at its StreamMaxLength.
 	ErrStreamLimit = errors.New("file is larger than the scanner's stream limit")
-	// ErrProtocol means the scanner answered something that is not a verdict.
+	// ErrProtocol means the scanner replied with something that is not a verdict.
 	ErrProtocol = errors.New("scanner sent an unexpected reply")
 
 	// ErrInfected is wrapped by Result.Err for an Infected verdict.

@@ -85,7 +85,7 @@ func (p *Pipeline) storeVerdict(ctx context.Context, rec *Received, job *scanJob
 }
 
 // keepClean stores a file with a clean verdict, unless the file is larger
-// than the scanner was measured to judge: clamd answers "OK" for files over
+// than the scanner was measured to judge: clamd replies "OK" for files over
 // its MaxFileSize or MaxScanSize without reading them.
 func (p *Pipeline) keepClean(ctx context.Context, rec *Received) (store.File, error) {
 	ok, known := p.scanning.scannable(rec.File.Size)

@@ -5,8 +5,12 @@
 //	     -> tee: temp file in vault/incoming | SHA-256 | clamd INSTREAM
 //	     -> verdict -> commit (fsync, rename, insert row, audit) or discard
 //
-// One read of the body feeds the file, the hash and the scanner. It knows
-// nothing about HTTP; the app maps its rejections to statuses.
+// One read of the body feeds the file, the hash and the scanner. The
+// package does not import net/http, and the app maps its rejections to
+// statuses.
+//
+// NOTE: a finished resumable upload is already on disk in the tus store, so
+// feeding it here copies its bytes once more into vault/incoming.
 package intake
 
 import (
@@ -32,8 +36,8 @@ import (
 // and to the scanner. 1 MiB writes keep system calls rare.
 const chunkSize = 1 << 20
 
-// freeSpaceInterval is how often, in bytes written, the free-space reserve
-// is checked again during one upload.
+// freeSpaceInterval is the number of bytes written between two checks of
+// the free-space reserve during one upload.
 const freeSpaceInterval = 32 << 20
 
 // Config holds the intake's limits.

@@ -11,12 +11,12 @@ import (
 )
 
 // Scanning is the scanning policy and the scanner in use. Off means the
-// operator turned scanning off on purpose and files are stored unscanned;
-// otherwise every file needs a clean verdict, and while no scanner is
+// operator turned scanning off on purpose, so files are stored unscanned.
+// Otherwise every file needs a clean verdict, and while no scanner is
 // available files wait in quarantine as pending.
 type Scanning struct {
 	off   bool
-	stall time.Duration // longest wait for the scanner to take one chunk
+	stall time.Duration // maximum wait for the scanner to take one chunk
 
 	mu      sync.RWMutex
 	current scanner.Scanner
@@ -67,7 +67,7 @@ func (s *Scanning) Set(sc scanner.Scanner, v scanner.Version) {
 }
 
 // scannable reports whether a clean verdict on size bytes can be trusted,
-// and whether the answer is final (false while the limit is unknown).
+// and whether that result is final (false while the limit is unknown).
 func (s *Scanning) scannable(size int64) (ok, known bool) {
 	limit := s.Limit()
 	if limit == LimitUnknown {
@@ -151,7 +151,7 @@ type scanJob struct {
 
 func newScanJob(ctx context.Context, sc scanner.Scanner, version scanner.Version) *scanJob {
 	// The scan outlives the request when the verdict is late: Commit then
-	// answers "pending" and the scan settles the file in the background.
+	// returns a pending file and the scan settles it in the background.
 	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	return &scanJob{ctx: jobCtx, cancel: cancel, version: version, done: make(chan struct{}), started: time.Now()}
 }
@@ -172,7 +172,7 @@ func (j *scanJob) feed(chunk []byte) {
 	}
 }
 
-// finishInput tells the scanner the stream is complete.
+// finishInput closes the stream, so the scanner sends its verdict.
 func (j *scanJob) finishInput() {
 	if j != nil && j.pipe != nil {
 		j.pipe.Close()

@@ -237,7 +237,7 @@ func (d *Daemon) Kill() {
 
 // Restart starts clamd again with the same configuration, socket and port
 // after Kill or a crash, as an operator restarting the service would, and
-// waits until it answers PING.
+// waits until it replies to PING.
 func (d *Daemon) Restart() error {
 	select {
 	case <-d.exited:
