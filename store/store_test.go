@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vaultdrop/vaultdrop/store"
 	"github.com/vaultdrop/vaultdrop/store/storetest"
@@ -141,6 +142,63 @@ func TestSessionExpires(t *testing.T) {
 	clock.Advance(61e9)
 	if _, err := st.SessionUser(ctx, hash); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired session: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestTokenUseIsRecordedOncePerMinute(t *testing.T) {
+	ctx := context.Background()
+	clock := storetest.NewClock()
+	st, dir := storetest.Open(t, clock.Now)
+
+	u, err := st.CreateUser(ctx, store.User{Username: "alice", PasswordHash: "x"}, store.AuditEvent{Action: "user_create"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	if _, err := st.CreateAPIToken(ctx, store.APIToken{UserID: u.ID, Name: "ci", TokenHash: hash}, store.AuditEvent{Action: "token_create"}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, store.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lastUsed := func() string {
+		t.Helper()
+		var v sql.NullString
+		if err := db.QueryRow(`SELECT last_used_at FROM api_tokens`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v.String
+	}
+	use := func() {
+		t.Helper()
+		got, err := st.TokenUser(ctx, hash)
+		if err != nil || got.ID != u.ID {
+			t.Fatalf("TokenUser = %v, %v; want alice", got.ID, err)
+		}
+	}
+
+	use()
+	first := lastUsed()
+	if first == "" {
+		t.Fatal("first use was not recorded")
+	}
+
+	clock.Advance(30 * time.Second)
+	use()
+	if got := lastUsed(); got != first {
+		t.Errorf("use 30 s later rewrote last_used_at: %s, want %s kept", got, first)
+	}
+
+	clock.Advance(31 * time.Second)
+	use()
+	if got := lastUsed(); got <= first {
+		t.Errorf("use 61 s later: last_used_at = %s, want later than %s", got, first)
+	}
+
+	if _, err := st.TokenUser(ctx, []byte("not a stored token hash 01234567")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown token: err = %v, want ErrNotFound", err)
 	}
 }
 
