@@ -96,10 +96,9 @@ VALUES (?, ?, ?, ?, ?)`,
 	return t, nil
 }
 
-// tokenUseResolution is how stale a token's recorded last use may get
+// tokenUseResolution is the age a token's recorded last use must reach
 // before a request records it again. Writing it on every request would put
-// a second fsynced commit behind each upload, for a time that is only shown
-// to the nearest minute.
+// a second fsynced commit behind each upload.
 const tokenUseResolution = time.Minute
 
 // TokenUser returns the owner of an API token and notes when it was used.
@@ -131,7 +130,7 @@ WHERE t.token_hash = ?`, tokenHash).
 
 // noteTokenUse records that a token was used, unless its recorded use is
 // more recent than tokenUseResolution. The time is informational, so a
-// failure to record it must not refuse a valid token.
+// failure to record it must not reject a valid token.
 func (s *Store) noteTokenUse(ctx context.Context, tokenID string, lastUsed sql.NullString) {
 	now := s.now()
 	if lastUsed.Valid {
