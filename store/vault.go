@@ -63,7 +63,17 @@ type Incoming struct {
 	*os.File
 	name  string
 	vault *Vault
+
+	// written and flushed are the bytes written so far and the offset up to
+	// which writeback has been started; see Write.
+	written, flushed int64
 }
+
+// writebackWindow is how many written bytes an incoming file gathers before
+// Write starts their writeback. Without it a 1 GiB upload stays in the page
+// cache until Commit's fsync, which then writes all of it while the client
+// waits for the response.
+const writebackWindow = 8 << 20
 
 // CreateIncoming creates an empty 0600 file in vault/incoming. It is on the
 // same file system as the vault, so Commit is a rename, not a copy.
@@ -74,6 +84,25 @@ func (v *Vault) CreateIncoming() (*Incoming, error) {
 		return nil, fmt.Errorf("create incoming file: %w", err)
 	}
 	return &Incoming{File: f, name: name, vault: v}, nil
+}
+
+// Write writes chunk to the incoming file, unless a fault installed with
+// FailWrites fails it first. Every writebackWindow bytes it starts the
+// writeback of what it wrote, so that disk writes overlap the upload.
+func (in *Incoming) Write(chunk []byte) (int, error) {
+	if fault := in.vault.writeFault.Load(); fault != nil {
+		if err := (*fault)(chunk); err != nil {
+			return 0, &fs.PathError{Op: "write", Path: in.name, Err: err}
+		}
+	}
+
+	n, err := in.File.Write(chunk)
+	in.written += int64(n)
+	if in.written-in.flushed >= writebackWindow {
+		startWriteback(in.File, in.flushed, in.written-in.flushed)
+		in.flushed = in.written
+	}
+	return n, err
 }
 
 // Commit makes the received bytes durable and moves them to the stored file
