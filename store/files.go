@@ -54,12 +54,13 @@ FROM files`
 
 // CreateFile inserts the row of a file whose bytes are already committed to
 // the vault, and records ev in the same transaction. f.ID must be set.
+// Concurrent calls share one commit; see groupCommitter.
 func (s *Store) CreateFile(ctx context.Context, f File, ev AuditEvent) (File, error) {
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
 	}
 
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.group.submit(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 INSERT INTO files (id, owner_id, name, size, sha256, content_type, status, created_at,
                    scan_engine, scan_signatures, scanned_at, signature)

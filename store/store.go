@@ -31,10 +31,12 @@ var (
 // Reads use a pool of connections. Writes go through a second handle with a
 // single connection, so writers inside this process queue in Go instead of
 // meeting SQLITE_BUSY; other processes (the CLI while a server runs) wait on
-// the busy timeout.
+// the busy timeout. The writes of uploads, the busiest ones, share
+// transactions through a group committer on that connection.
 type Store struct {
 	read  *sql.DB
 	write *sql.DB
+	group *groupCommitter
 	now   func() time.Time
 }
 
@@ -76,7 +78,7 @@ func openHandles(path string, now func() time.Time) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
-	return &Store{read: read, write: write, now: now}, nil
+	return &Store{read: read, write: write, group: startGroupCommitter(write), now: now}, nil
 }
 
 // dsn builds a modernc.org/sqlite connection string. Pragmas in the DSN are
@@ -108,8 +110,9 @@ func createPrivateFile(path string) error {
 	return f.Close()
 }
 
-// Close closes both database handles.
+// Close stops the group committer and closes both database handles.
 func (s *Store) Close() error {
+	s.group.Stop()
 	return errors.Join(s.write.Close(), s.read.Close())
 }
 
