@@ -113,7 +113,7 @@ func (s *Server) commitAndAnswer(c echo.Context, rec *intake.Received) error {
 
 func (s *Server) upload(c echo.Context, user store.User, name string, body io.Reader, size int64) intake.Upload {
 	return intake.Upload{
-		Owner: user, Name: name, Body: body, DeclaredSize: size,
+		Owner: user, Name: name, Body: body, DeclaredSize: size, LengthBound: c.Request().ContentLength,
 		Actor: user.Username, ClientAddr: clientAddr(c),
 	}
 }

@@ -67,9 +67,20 @@ var samplePDF = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endo
 
 var sampleHTML = []byte("<!DOCTYPE html><html><head><title>x</title></head><body><script>alert(1)</script></body></html>")
 
+// numberedText is size bytes of numbered lines, so that every MiB of it
+// differs from the others and a chunk hashed or written twice shows.
+func numberedText(size int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "line %07d of a text that spans several read chunks\n", i)
+	}
+	return b.Bytes()[:size]
+}
+
 func TestUploadAndDownloadRoundTrip(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	jpg := sampleJPEG(t)
+	longText := numberedText(3<<20 + 12345)
 
 	cases := []struct {
 		name        string
@@ -89,6 +100,28 @@ func TestUploadAndDownloadRoundTrip(t *testing.T) {
 				return e.request(http.MethodPut, "/api/v1/files/holiday%20photo.JPG", e.AliceToken, bytes.NewReader(jpg), nil)
 			},
 			fileName: "holiday photo.JPG", content: jpg, contentType: "image/jpeg",
+		},
+		{
+			name: "put text of several chunks",
+			send: func() (*http.Response, []byte) {
+				return e.request(http.MethodPut, "/api/v1/files/long.txt", e.AliceToken, bytes.NewReader(longText), nil)
+			},
+			fileName: "long.txt", content: longText, contentType: "text/plain; charset=utf-8",
+		},
+		{
+			name: "chunked put text of several chunks",
+			send: func() (*http.Response, []byte) {
+				// A reader without a length makes the client send the body
+				// chunked, so the server cannot size its buffers in advance.
+				body := io.MultiReader(bytes.NewReader(longText))
+				return e.request(http.MethodPut, "/api/v1/files/chunked.txt", e.AliceToken, body, nil)
+			},
+			fileName: "chunked.txt", content: longText, contentType: "text/plain; charset=utf-8",
+		},
+		{
+			name:     "multipart text of several chunks",
+			send:     func() (*http.Response, []byte) { return e.upload(e.AliceToken, "form.txt", longText) },
+			fileName: "form.txt", content: longText, contentType: "text/plain; charset=utf-8",
 		},
 	}
 	for _, tc := range cases {

@@ -24,7 +24,7 @@ const (
 	// partBufferSize is the read buffer under the multipart reader. The
 	// standard reader peeks only 4 KiB at a time unless it is handed a
 	// larger bufio.Reader, and small reads cost a system call each.
-	partBufferSize = 1 << 20
+	partBufferSize = 512 << 10
 	// minPartBufferSize is the standard multipart reader's own buffer size;
 	// it wraps any smaller reader in a buffer of this size again.
 	minPartBufferSize = 4 << 10

@@ -15,8 +15,6 @@ package intake
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -33,8 +31,15 @@ import (
 )
 
 // chunkSize is the size of each read from the body and each write to disk
-// and to the scanner. 1 MiB writes keep system calls rare.
-const chunkSize = 1 << 20
+// and to the scanner. Writes of this size keep system calls rare, and the
+// hashWindow buffers of a large upload take 1 MiB.
+const chunkSize = 256 << 10
+
+// smallChunkSize replaces chunkSize for a body known to be smaller than
+// chunkSize, so that uploads of small files in flight do not each hold a
+// full-size buffer. It must be at least filetype.HeadSize, the bytes that content
+// sniffing reads from the first chunk.
+const smallChunkSize = 128 << 10
 
 // freeSpaceInterval is the number of bytes written between two checks of
 // the free-space reserve during one upload.
@@ -63,7 +68,8 @@ type Pipeline struct {
 	quotas   *quotas
 	observer Observer // set by SetObserver; nil when unused
 
-	buffers sync.Pool
+	buffers      sync.Pool // of chunkSize
+	smallBuffers sync.Pool // of smallChunkSize
 }
 
 // New returns a pipeline. scanning decides whether and how files are
@@ -74,8 +80,9 @@ func New(cfg Config, vault *store.Vault, st *store.Store, policy *filetype.Polic
 	}
 	return &Pipeline{
 		cfg: cfg, vault: vault, store: st, policy: policy, scanning: scanning, log: log, now: now,
-		quotas:  newQuotas(st, cfg.UserQuota),
-		buffers: sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }},
+		quotas:       newQuotas(st, cfg.UserQuota),
+		buffers:      sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }},
+		smallBuffers: sync.Pool{New: func() any { b := make([]byte, smallChunkSize); return &b }},
 	}
 }
 
@@ -85,8 +92,12 @@ type Upload struct {
 	Name         string    // as the client sent it; sanitised here
 	Body         io.Reader // read once, to its end or to the first rejection
 	DeclaredSize int64     // from Content-Length or the resumable upload; -1 when unknown
-	Actor        string    // who is uploading, for the audit log
-	ClientAddr   string
+	// LengthBound is the most bytes Body can hold, such as the length of a
+	// multipart request around it; -1 when unknown. It only sizes the read
+	// buffer.
+	LengthBound int64
+	Actor       string // who is uploading, for the audit log
+	ClientAddr  string
 }
 
 // Received is an upload that passed every check on its bytes and waits in
@@ -195,9 +206,9 @@ func (p *Pipeline) checkFreeSpace(need int64) error {
 // and checked before anything is written, then every chunk goes to the
 // incoming file, the hash and the scanner.
 func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
-	bufp := p.buffers.Get().(*[]byte)
-	defer p.buffers.Put(bufp)
-	buf := *bufp
+	buffers := newChunkBuffers(p.bufferPool(rec.up))
+	defer buffers.release()
+	buf := buffers.first()
 
 	body := &limitedReader{r: rec.up.Body, max: p.cfg.MaxFileSize}
 	n, readErr := fill(body, buf)
@@ -212,7 +223,8 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 	rec.File.ContentType = contentType
 
 	rec.scan = p.scanning.start(ctx)
-	hash := sha256.New()
+	hash := newChunkHasher()
+	defer hash.stop() // deferred after buffers.release, so it runs first
 	sinceCheck := int64(0)
 	for {
 		if err := rec.quota.grow(rec.File.Size + int64(n)); err != nil {
@@ -236,15 +248,31 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 			return fmt.Errorf("receive %q: %w", rec.File.Name, err)
 		}
 
+		// The chunks written last may still be hashing, so the next one goes
+		// into the next buffer in turn.
+		buf = buffers.next()
 		n, readErr = fill(body, buf)
 		if err := bodyError(readErr); err != nil {
 			return err
 		}
 	}
 
-	rec.File.SHA256 = hex.EncodeToString(hash.Sum(nil))
+	rec.File.SHA256 = hash.sum()
 	rec.scan.finishInput()
 	return nil
+}
+
+// bufferPool returns the pool of small read buffers when up's body is known
+// to be smaller than chunkSize, and the pool of full ones otherwise.
+func (p *Pipeline) bufferPool(up Upload) *sync.Pool {
+	bound := up.LengthBound
+	if up.DeclaredSize >= 0 {
+		bound = up.DeclaredSize
+	}
+	if bound >= 0 && bound < chunkSize {
+		return &p.smallBuffers
+	}
+	return &p.buffers
 }
 
 // fill reads until buf is full or the body ends. Unlike io.ReadFull it
@@ -270,10 +298,14 @@ func bodyError(err error) error {
 	return err
 }
 
-func (p *Pipeline) writeChunk(rec *Received, hash io.Writer, chunk []byte) error {
+// writeChunk hands chunk to the hasher, then writes it to the incoming file
+// and feeds it to the scanner while it may still be hashing.
+func (p *Pipeline) writeChunk(rec *Received, hash *chunkHasher, chunk []byte) error {
 	if len(chunk) == 0 {
 		return nil
 	}
+	hash.add(chunk)
+
 	if _, err := rec.incoming.Write(chunk); err != nil {
 		if isDiskFull(err) {
 			return reject(ErrInsufficientStorage,
@@ -281,7 +313,6 @@ func (p *Pipeline) writeChunk(rec *Received, hash io.Writer, chunk []byte) error
 		}
 		return fmt.Errorf("write upload %q: %w", rec.File.Name, err)
 	}
-	hash.Write(chunk)
 	rec.scan.feed(chunk)
 	return nil
 }
