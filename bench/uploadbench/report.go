@@ -136,6 +136,10 @@ func (r report) rows(ref, vd *measurements, withTargets bool) []row {
 		errorRow("small upload errors, all rounds", ref.small, vd.small),
 		memoryRow("peak RSS during the "+big+" multipart upload, MiB", ref.multipart, vd.multipart),
 		memoryRow("peak RSS during the "+big+" raw PUT upload, MiB", ref.raw, vd.raw),
+		cpuRow("server CPU time for the "+big+" multipart upload, s", ref.multipart, vd.multipart),
+		cpuRow("server CPU time for the "+big+" raw PUT upload, s", ref.raw, vd.raw),
+		cpuRow("server CPU time for the "+big+" download, s", ref.download, vd.download),
+		clientCPURow("client CPU time for the "+big+" raw PUT upload, s", ref.raw, vd.raw),
 	}
 	if !withTargets {
 		for i := range rows {
@@ -221,6 +225,30 @@ func memoryRow(measure string, ref, vd []transfer) row {
 		vaultdrop: vdText,
 		target:    fmt.Sprintf("< %d MiB", peakRSSTarget>>20),
 		met:       yesNo(vdPeak < peakRSSTarget),
+	}
+}
+
+// cpuRow compares the user and system time a server used for one transfer.
+// It has no target: with two servers and the client sharing the CPUs, it
+// shows where a transfer's time went.
+func cpuRow(measure string, ref, vd []transfer) row {
+	return cpuTimeRow(measure, ref, vd, func(t transfer) time.Duration { return t.cpu.server })
+}
+
+// clientCPURow is cpuRow for the benchmark's own client.
+func clientCPURow(measure string, ref, vd []transfer) row {
+	return cpuTimeRow(measure, ref, vd, func(t transfer) time.Duration { return t.cpu.client })
+}
+
+func cpuTimeRow(measure string, ref, vd []transfer, of func(transfer) time.Duration) row {
+	seconds := func(t transfer) float64 { return of(t).Seconds() }
+	refCPU := summarize(each(ref, seconds))
+	vdCPU := summarize(each(vd, seconds))
+	return row{
+		measure:   measure,
+		reference: summaryText(refCPU, 2),
+		vaultdrop: summaryText(vdCPU, 2),
+		ratio:     fmt.Sprintf("%.2f", vdCPU.median/refCPU.median),
 	}
 }
 

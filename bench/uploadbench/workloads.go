@@ -18,6 +18,7 @@ type transfer struct {
 	elapsed time.Duration
 	idleRSS int64 // server's resident set size when the transfer started
 	peakRSS int64 // server's peak resident set size during it; 0 when not measured
+	cpu     cpuTimes
 }
 
 // megabytesPerSecond returns the rate in MB/s, 10^6 bytes per second.
@@ -154,6 +155,11 @@ func (b *bench) measureUpload(ctx context.Context, tg *target, upload func() (fi
 		return transfer{}, fileJSON{}, err
 	}
 
+	meter, err := startCPUMeter(pid)
+	if err != nil {
+		return transfer{}, fileJSON{}, err
+	}
+
 	start := time.Now()
 	file, err := upload()
 	elapsed := time.Since(start)
@@ -161,11 +167,15 @@ func (b *bench) measureUpload(ctx context.Context, tg *target, upload func() (fi
 		return transfer{}, fileJSON{}, err
 	}
 
+	cpu, err := meter.stop()
+	if err != nil {
+		return transfer{}, fileJSON{}, err
+	}
 	mem, err := readMemory(pid)
 	if err != nil {
 		return transfer{}, fileJSON{}, err
 	}
-	return transfer{bytes: file.Size, elapsed: elapsed, idleRSS: idle, peakRSS: mem.peak}, file, nil
+	return transfer{bytes: file.Size, elapsed: elapsed, idleRSS: idle, peakRSS: mem.peak, cpu: cpu}, file, nil
 }
 
 // measureDownload times the download of file. A file still waiting for its
@@ -178,6 +188,11 @@ func (b *bench) measureDownload(ctx context.Context, tg *target, file fileJSON) 
 		}
 	}
 
+	meter, err := startCPUMeter(tg.proc.pid())
+	if err != nil {
+		return transfer{}, err
+	}
+
 	start := time.Now()
 	n, err := b.client.download(ctx, tg.server, file.ID)
 	elapsed := time.Since(start)
@@ -187,7 +202,12 @@ func (b *bench) measureDownload(ctx context.Context, tg *target, file fileJSON) 
 	if n != file.Size {
 		return transfer{}, fmt.Errorf("downloaded %d bytes of %s, want %d", n, file.ID, file.Size)
 	}
-	return transfer{bytes: n, elapsed: elapsed}, nil
+
+	cpu, err := meter.stop()
+	if err != nil {
+		return transfer{}, err
+	}
+	return transfer{bytes: n, elapsed: elapsed, cpu: cpu}, nil
 }
 
 // waitForClean polls a pending file until its scan passes, for at most the
