@@ -86,6 +86,17 @@ func TestQuotaFullAnswers507WithFigures(t *testing.T) {
 			}
 		}
 	}
+
+	// A streamed file that misses the space left by several chunks, but
+	// would fit an empty quota, is still 507, with its whole size.
+	resp, body := e.upload(e.AliceToken, "third.txt", plainText(900<<10))
+	if resp.StatusCode != http.StatusInsufficientStorage {
+		t.Errorf("streamed 900 KiB: status = %d, want 507: %s", resp.StatusCode, body)
+	}
+	assertErrorCode(t, body, "insufficient_storage")
+	if !strings.Contains(string(body), "This 900 KiB file") {
+		t.Errorf("streamed 900 KiB: message lacks the file's size: %s", body)
+	}
 	e.assertNothingStored(before)
 
 	// Bob's storage is his own.

@@ -228,7 +228,7 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 	sinceCheck := int64(0)
 	for {
 		if err := rec.quota.grow(rec.File.Size + int64(n)); err != nil {
-			return err
+			return p.quotaRejection(rec, body, buf, rec.File.Size+int64(n), err)
 		}
 		if err := p.writeChunk(rec, hash, buf[:n]); err != nil {
 			return err
@@ -260,6 +260,31 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 	rec.File.SHA256 = hash.sum()
 	rec.scan.finishInput()
 	return nil
+}
+
+// quotaRejection picks the status of an upload that no longer fits its
+// owner's quota after received bytes. A file alone larger than the whole
+// quota is 413, one that only misses the space left is 507. When the client
+// did not declare the size, the rest of the body is read into buf and
+// dropped until it either ends or passes the whole quota. That reads at
+// most the quota's size again, and tells the user whether deleting files
+// would help.
+func (p *Pipeline) quotaRejection(rec *Received, body io.Reader, buf []byte, received int64, rejection error) error {
+	if rec.up.DeclaredSize >= 0 {
+		return rejection
+	}
+
+	for !rec.quota.overWholeQuota(received) {
+		n, err := body.Read(buf)
+		received += int64(n)
+		if err == io.EOF {
+			return rec.quota.rejection(received, true, rejection)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return rec.quota.rejection(received, false, rejection)
 }
 
 // bufferPool returns the pool of small read buffers when up's body is known

@@ -144,17 +144,46 @@ func (h *quotaHold) grow(total int64) error {
 // when total is the size the client announced, and false when it is the
 // bytes received so far. It changes only the wording of a rejection.
 func (h *quotaHold) reserveLocked(total int64, declared bool) error {
+	if err := h.checkLocked(total, declared); err != nil {
+		return err
+	}
+	h.usage.reserved += total - h.reserved
+	h.reserved = total
+	return nil
+}
+
+// checkLocked returns the rejection of an upload of total bytes, or nil
+// when they fit.
+func (h *quotaHold) checkLocked(total int64, declared bool) error {
 	u := h.usage
-	need := total - h.reserved
 	if u.limit > 0 && total > u.limit {
 		return overQuotaError(total, u.limit, declared)
 	}
-	if u.limit > 0 && u.stored+u.reserved+need > u.limit {
+	if u.limit > 0 && u.stored+u.reserved-h.reserved+total > u.limit {
 		return quotaFullError(u.limit, u.stored, u.reserved-h.reserved, total, declared)
 	}
-	u.reserved += need
-	h.reserved = total
 	return nil
+}
+
+// overWholeQuota reports whether total bytes are more than the owner's
+// whole quota, which no deleted file would make room for.
+func (h *quotaHold) overWholeQuota(total int64) bool {
+	h.quotas.mu.Lock()
+	defer h.quotas.mu.Unlock()
+	return h.usage.limit > 0 && total > h.usage.limit
+}
+
+// rejection returns the rejection of total bytes, the whole file when
+// complete is true, worded with the figures as they are now. Bytes that
+// fit by now (files were deleted meanwhile) keep the earlier rejection,
+// because they were read without being stored.
+func (h *quotaHold) rejection(total int64, complete bool, earlier error) error {
+	h.quotas.mu.Lock()
+	defer h.quotas.mu.Unlock()
+	if err := h.checkLocked(total, complete); err != nil {
+		return err
+	}
+	return earlier
 }
 
 // commit turns the reservation into stored bytes once the file's row exists.
