@@ -3,12 +3,16 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -596,6 +600,123 @@ func TestDropWebhook(t *testing.T) {
 	}
 	if ct := calls[1].header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("webhook Content-Type = %q", ct)
+	}
+
+	secret, err := e.Store.DropWebhookSecret(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, "vdwhsec_") {
+		t.Fatalf("signing secret %q, want one made when the URL was saved", secret)
+	}
+	for i, call := range calls {
+		assertNoticeSigned(t, call.header.Get("X-Vaultdrop-Signature"), secret, call.body)
+		if t.Failed() {
+			t.Fatalf("attempt %d: signature header %q", i+1, call.header.Get("X-Vaultdrop-Signature"))
+		}
+	}
+}
+
+// assertNoticeSigned checks a webhook signature header the way a receiver
+// would: t=UNIX,v1=hex(HMAC-SHA256(secret, t + "." + body)), sent recently.
+func assertNoticeSigned(t *testing.T, header, secret string, body []byte) {
+	t.Helper()
+	var sent, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "t":
+			sent = v
+		case "v1":
+			sig = v
+		}
+	}
+	unix, err := strconv.ParseInt(sent, 10, 64)
+	if err != nil {
+		t.Errorf("signature time %q: %v", sent, err)
+		return
+	}
+	if age := time.Since(time.Unix(unix, 0)); age < -time.Minute || age > time.Minute {
+		t.Errorf("signature time is %v old, want the time of sending", age)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(sent + "."))
+	mac.Write(body)
+	if want := hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(sig), []byte(want)) {
+		t.Errorf("signature v1 = %q, want %q", sig, want)
+	}
+}
+
+func TestWebhookSecretReplaced(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser()
+	e.login(b, "alice", alicePassword)
+
+	page := func() string {
+		t.Helper()
+		resp, err := b.Get(e.URL + "/admin/settings")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if strings.Contains(page(), "Signing secret") {
+		t.Error("settings page shows a signing secret before any webhook was set")
+	}
+
+	resp, err := b.PostForm(e.URL+"/admin/settings", url.Values{"drop_webhook_url": {"https://hooks.example/notify"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	first, err := e.Store.DropWebhookSecret(context.Background())
+	if err != nil || first == "" {
+		t.Fatalf("secret after saving the URL = %q, %v; want one", first, err)
+	}
+	if !strings.Contains(page(), first) {
+		t.Error("settings page does not show the signing secret")
+	}
+
+	resp, err = b.PostForm(e.URL+"/admin/settings", url.Values{"drop_webhook_url": {"https://hooks.example/other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if kept, _ := e.Store.DropWebhookSecret(context.Background()); kept != first {
+		t.Error("changing the URL replaced the signing secret")
+	}
+
+	resp, err = b.PostForm(e.URL+"/admin/settings/webhook-secret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("new secret: status %d, want 303", resp.StatusCode)
+	}
+	second, _ := e.Store.DropWebhookSecret(context.Background())
+	if second == "" || second == first {
+		t.Errorf("secret after replacing = %q, want a new one", second)
+	}
+
+	if resp, _ := e.request(http.MethodPost, "/admin/settings/webhook-secret", e.BobToken, nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("new secret as bob: status %d, want 404", resp.StatusCode)
+	}
+	events, err := e.Store.AuditEvents(context.Background(), 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced := false
+	for _, ev := range events {
+		if strings.Contains(ev.Detail, second) || strings.Contains(ev.Detail, first) {
+			t.Errorf("audit event %q holds the secret", ev.Detail)
+		}
+		replaced = replaced || ev.Detail == "drop webhook signing secret replaced"
+	}
+	if !replaced {
+		t.Error("no audit event for the replaced secret")
 	}
 }
 

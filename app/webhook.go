@@ -3,6 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +18,16 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vaultdrop/vaultdrop/app/auth"
 	"github.com/vaultdrop/vaultdrop/store"
 	"github.com/vaultdrop/vaultdrop/views"
 )
 
 // maxWebhookURL is the longest webhook URL the settings page accepts.
 const maxWebhookURL = 2048
+
+// signatureHeader carries the HMAC-SHA256 of each notice; see signNotice.
+const signatureHeader = "X-Vaultdrop-Signature"
 
 // dropEvent is the JSON body the drop webhook receives for each file that
 // arrives through a drop link. It never carries file content or a token.
@@ -75,17 +82,22 @@ func (s *Server) notifyDropUpload(d store.Drop, f store.File) {
 	if target == "" {
 		return
 	}
+	secret, err := s.store.DropWebhookSecret(context.Background())
+	if err != nil {
+		s.log.Error("read drop webhook secret", "err", err)
+		return
+	}
 
 	ev := dropEvent{
 		Event: "drop.upload", DropID: d.ID, DropLabel: d.Label, FileID: f.ID, FileName: f.Name,
 		Size: f.Size, Status: f.Status, UploadedAt: f.CreatedAt.UTC(),
 	}
-	s.webhook.send(target, ev)
+	s.webhook.send(target, secret, ev)
 }
 
 // send delivers ev in the background, or drops it when every delivery slot
 // is busy.
-func (w *webhookSender) send(target string, ev dropEvent) {
+func (w *webhookSender) send(target, secret string, ev dropEvent) {
 	select {
 	case w.slots <- struct{}{}:
 	default:
@@ -94,14 +106,14 @@ func (w *webhookSender) send(target string, ev dropEvent) {
 	}
 	go func() {
 		defer func() { <-w.slots }()
-		w.deliver(target, ev)
+		w.deliver(target, secret, ev)
 	}()
 }
 
 // deliver POSTs ev until the receiver responds 2xx or the retries run out.
 // Logs name the receiver's host only, because webhook URLs often carry a
 // secret in their path or query.
-func (w *webhookSender) deliver(target string, ev dropEvent) {
+func (w *webhookSender) deliver(target, secret string, ev dropEvent) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		w.log.Error("encode drop webhook event", "file_id", ev.FileID, "err", err)
@@ -110,7 +122,7 @@ func (w *webhookSender) deliver(target string, ev dropEvent) {
 	host := webhookHost(target)
 
 	for attempt := 1; ; attempt++ {
-		err := w.post(target, body)
+		err := w.post(target, secret, body)
 		if err == nil {
 			w.log.Debug("drop webhook delivered", "host", host, "file_id", ev.FileID, "attempt", attempt)
 			return
@@ -124,13 +136,16 @@ func (w *webhookSender) deliver(target string, ev dropEvent) {
 	}
 }
 
-func (w *webhookSender) post(target string, body []byte) error {
+func (w *webhookSender) post(target, secret string, body []byte) error {
 	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return errors.New("invalid webhook URL")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", w.userAgent)
+	if secret != "" {
+		req.Header.Set(signatureHeader, signNotice(secret, time.Now(), body))
+	}
 
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -148,6 +163,18 @@ func (w *webhookSender) post(target string, body []byte) error {
 		return fmt.Errorf("receiver responded %s", resp.Status)
 	}
 	return nil
+}
+
+// signNotice returns the signature header of a notice sent at: the Unix
+// time and the hex HMAC-SHA256, keyed with secret, of the time, a dot and
+// the body. The time lets a receiver reject a notice replayed later, and
+// each attempt is signed anew.
+func signNotice(secret string, at time.Time, body []byte) string {
+	t := fmt.Sprint(at.Unix())
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(t + "."))
+	mac.Write(body)
+	return "t=" + t + ",v1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 func webhookHost(target string) string {
@@ -178,16 +205,26 @@ func (s *Server) settingsRoutes(pages *echo.Group) {
 	admin := pages.Group("/admin", requireAdmin)
 	admin.GET("/settings", s.settingsPage)
 	admin.POST("/settings", s.settingsPost)
+	admin.POST("/settings/webhook-secret", s.webhookSecretPost)
 }
 
 func (s *Server) settingsPage(c echo.Context) error {
-	target, err := s.store.DropWebhookURL(c.Request().Context())
+	ctx := c.Request().Context()
+	target, err := s.store.DropWebhookURL(ctx)
 	if err != nil {
 		return err
 	}
-	data := views.SettingsData{WebhookURL: target}
-	if c.QueryParam("notice") == "saved" {
+	secret, err := s.store.DropWebhookSecret(ctx)
+	if err != nil {
+		return err
+	}
+
+	data := views.SettingsData{WebhookURL: target, WebhookSecret: secret}
+	switch c.QueryParam("notice") {
+	case "saved":
 		data.Notice = "The settings were saved."
+	case "secret":
+		data.Notice = "A new signing secret was made. Give it to the webhook's receiver: notices signed with the old one will fail its check."
 	}
 	return s.render(c, http.StatusOK, views.Settings(s.page(c, "Settings", "admin"), data))
 }
@@ -211,5 +248,41 @@ func (s *Server) settingsPost(c echo.Context) error {
 	}
 	ev.Target = "setting:drop_webhook_url"
 	s.logAudit(ev)
+
+	if target != "" {
+		if err := s.ensureWebhookSecret(c, user.Username); err != nil {
+			return err
+		}
+	}
 	return redirect(c, "/admin/settings?notice=saved")
+}
+
+// ensureWebhookSecret makes the signing secret when a webhook is set for
+// the first time. A secret already made is kept when the URL changes.
+func (s *Server) ensureWebhookSecret(c echo.Context, actor string) error {
+	secret, err := s.store.DropWebhookSecret(c.Request().Context())
+	if err != nil || secret != "" {
+		return err
+	}
+	return s.replaceWebhookSecret(c, actor, "drop webhook signing secret made")
+}
+
+// webhookSecretPost replaces the signing secret, for when the old one
+// leaked or its receiver changed.
+func (s *Server) webhookSecretPost(c echo.Context) error {
+	user, _ := currentUser(c)
+	if err := s.replaceWebhookSecret(c, user.Username, "drop webhook signing secret replaced"); err != nil {
+		return err
+	}
+	return redirect(c, "/admin/settings?notice=secret")
+}
+
+func (s *Server) replaceWebhookSecret(c echo.Context, actor, detail string) error {
+	ev := s.auditEvent(c, actor, "settings", "", store.OutcomeSuccess, detail)
+	if err := s.store.SetDropWebhookSecret(auditCtx(c), auth.NewToken(auth.PrefixWebhookSecret), ev); err != nil {
+		return err
+	}
+	ev.Target = "setting:drop_webhook_secret"
+	s.logAudit(ev)
+	return nil
 }

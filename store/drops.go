@@ -353,6 +353,40 @@ func scanDrop(row rowScanner) (Drop, error) {
 	return d, nil
 }
 
+// settingDropWebhookSecret holds the key that signs each drop webhook notice,
+// so its receiver can tell vaultdrop's notices from forged ones.
+const settingDropWebhookSecret = "drop_webhook_secret"
+
+// DropWebhookSecret returns the drop webhook's signing secret, or "" when
+// none was made yet.
+func (s *Store) DropWebhookSecret(ctx context.Context) (string, error) {
+	var v string
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, settingDropWebhookSecret).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read drop webhook secret: %w", err)
+	}
+	return v, nil
+}
+
+// SetDropWebhookSecret replaces the drop webhook's signing secret and
+// records ev in the same transaction. ev must not hold the secret.
+func (s *Store) SetDropWebhookSecret(ctx context.Context, secret string, ev AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO settings (key, value) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value`, settingDropWebhookSecret, secret)
+		if err != nil {
+			return fmt.Errorf("store drop webhook secret: %w", err)
+		}
+
+		ev.Target = "setting:" + settingDropWebhookSecret
+		return s.insertAudit(ctx, tx, ev)
+	})
+}
+
 // settingDropWebhookURL is the URL that receives a notice for each file
 // that arrives through a drop link; absent or "" when none is set.
 const settingDropWebhookURL = "drop_webhook_url"

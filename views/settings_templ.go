@@ -9,11 +9,14 @@ package views
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
+import "github.com/vaultdrop/vaultdrop/assets"
+
 // SettingsData is the admin settings page's data.
 type SettingsData struct {
-	WebhookURL string
-	Notice     string
-	Error      string
+	WebhookURL    string
+	WebhookSecret string // "" until a webhook URL is first saved
+	Notice        string
+	Error         string
 }
 
 // Settings lets an admin set the server-wide settings kept in the database.
@@ -65,13 +68,49 @@ func Settings(p Page, d SettingsData) templ.Component {
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(d.WebhookURL).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/settings.templ`, Line: 20, Col: 83}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/settings.templ`, Line: 23, Col: 83}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var3)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\" placeholder=\"https://chat.example/hooks/...\" aria-describedby=\"webhook-hint\"><p class=\"hint\" id=\"webhook-hint\">For each file that arrives through a drop link, vaultdrop POSTs a JSON notice here with the drop, the file's name, size and scan status; never the file itself or the link. Leave empty to turn it off.</p><div class=\"actions\"><button type=\"submit\">Save</button></div></form></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\" placeholder=\"https://chat.example/hooks/...\" aria-describedby=\"webhook-hint\"><p class=\"hint\" id=\"webhook-hint\">For each file that arrives through a drop link, vaultdrop POSTs a JSON notice here with the drop, the file's name, size and scan status; never the file itself or the link. Leave empty to turn it off.</p><div class=\"actions\"><button type=\"submit\">Save</button></div></form>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			if d.WebhookSecret != "" {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<h3 id=\"secret-title\">Signing secret</h3><p class=\"hint\" id=\"secret-hint\">Each notice carries an <code>X-Vaultdrop-Signature</code> header: the time it was sent and an HMAC-SHA256 of the time and the body, keyed with this secret. Give the secret to the receiver so it can reject notices that did not come from this server.</p><label for=\"webhook-secret\">Secret</label><div class=\"link-row\"><input id=\"webhook-secret\" type=\"text\" readonly value=\"")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				var templ_7745c5c3_Var4 string
+				templ_7745c5c3_Var4, templ_7745c5c3_Err = templruntime.NewAttributeExpression(d.WebhookSecret).Resolve(ctx)
+				if templ_7745c5c3_Err != nil {
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/settings.templ`, Line: 38, Col: 76}
+				}
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var4)
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" aria-describedby=\"secret-hint\"> <button type=\"button\" class=\"secondary\" data-copy-target=\"webhook-secret\" hidden>Copy</button></div><form method=\"post\" action=\"/admin/settings/webhook-secret\"><div class=\"actions\"><button type=\"submit\" class=\"secondary\">Make a new secret</button></div></form><script src=\"")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				var templ_7745c5c3_Var5 string
+				templ_7745c5c3_Var5, templ_7745c5c3_Err = templruntime.NewAttributeExpression(assets.URL("copy.js")).ResolveURL(ctx)
+				if templ_7745c5c3_Err != nil {
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/settings.templ`, Line: 46, Col: 39}
+				}
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var5)
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" defer></script>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -18,6 +18,8 @@ const (
 	PrefixAPIToken = "vdt_"
 	PrefixSession  = "vds_"
 	PrefixSetup    = "vdsetup_"
+	// PrefixWebhookSecret marks the key that signs webhook notices.
+	PrefixWebhookSecret = "vdwhsec_"
 )
 
 // NewToken returns prefix followed by 256 random bits in unpadded
