@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,6 +50,21 @@ func doubleClicked(f launchFacts) bool {
 	default:
 		return len(f.args) == 0 && !f.stdinTerminal && f.graphicalSession
 	}
+}
+
+// ownsConsoleWindow reports whether this process is alone in a console
+// window that Windows opened for it and closes the moment it exits, as for
+// a double-click in Explorer. An error printed there would vanish before
+// anyone could read it.
+func ownsConsoleWindow(f launchFacts) bool {
+	return f.goos == "windows" && f.consoleProcesses == 1
+}
+
+// waitForEnter asks the person at the console to press Enter and waits
+// until they do or standard input ends.
+func waitForEnter(w io.Writer, r io.Reader) {
+	fmt.Fprint(w, "\nPress Enter to close this window.")
+	bufio.NewReader(r).ReadString('\n')
 }
 
 // currentLaunch collects the launch facts of this process. Standard input

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -102,6 +103,71 @@ func waitForRecord(t *testing.T, record string, lines int) []string {
 			t.Fatalf("the browser was opened %d times, want %d", len(got), lines)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestOwnsConsoleWindow(t *testing.T) {
+	tests := []struct {
+		name string
+		f    launchFacts
+		want bool
+	}{
+		{"windows explorer", launchFacts{goos: "windows", consoleProcesses: 1, stdinTerminal: true}, true},
+		{"windows cmd.exe", launchFacts{goos: "windows", consoleProcesses: 2, stdinTerminal: true}, false},
+		{"windows service without console", launchFacts{goos: "windows", consoleProcesses: 0}, false},
+		{"linux file manager", launchFacts{goos: "linux", graphicalSession: true}, false},
+		{"macos app launch", launchFacts{goos: "darwin"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ownsConsoleWindow(tt.f); got != tt.want {
+				t.Errorf("ownsConsoleWindow(%+v) = %t, want %t", tt.f, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWaitForEnterReturnsOnEnter(t *testing.T) {
+	var out strings.Builder
+	keys, typed := io.Pipe()
+	defer typed.Close()
+	returned := make(chan struct{})
+	go func() {
+		waitForEnter(&out, keys)
+		close(returned)
+	}()
+
+	select {
+	case <-returned:
+		t.Fatal("waitForEnter returned before Enter was pressed")
+	case <-time.After(100 * time.Millisecond):
+	}
+	typed.Write([]byte("\n"))
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("waitForEnter did not return after Enter")
+	}
+
+	if !strings.Contains(out.String(), "Press Enter to close this window.") {
+		t.Errorf("prompt = %q", out.String())
+	}
+}
+
+func TestWaitForEnterReturnsWithoutInput(t *testing.T) {
+	var out strings.Builder
+	returned := make(chan struct{})
+	go func() {
+		// Standard input that is closed, or not a console at all, must not
+		// keep a failed start from exiting.
+		waitForEnter(&out, strings.NewReader(""))
+		close(returned)
+	}()
+
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("waitForEnter still waits after standard input ended")
 	}
 }
 

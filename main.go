@@ -37,10 +37,15 @@ func main() {
 		if errors.Is(err, errHelpShown) {
 			return
 		}
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "error:", err)
+		}
+		if ownsConsoleWindow(currentLaunch(os.Args[1:], e)) {
+			waitForEnter(os.Stderr, os.Stdin)
+		}
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
 		}
-		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
