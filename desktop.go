@@ -60,7 +60,7 @@ func ownsConsoleWindow(f launchFacts) bool {
 	return f.goos == "windows" && f.consoleProcesses == 1
 }
 
-// waitForEnter asks the person at the console to press Enter and waits
+// waitForEnter prompts the person at the console to press Enter and waits
 // until they do or standard input ends.
 func waitForEnter(w io.Writer, r io.Reader) {
 	fmt.Fprint(w, "\nPress Enter to close this window.")
