@@ -104,9 +104,12 @@ func tooManyUploads(reason string) *Error {
 // too_many_requests and Retry-After past --max-uploads-per-user,
 // --max-uploads-per-client or --max-uploads. Attach it after
 // authentication, so the signed-in user is known; an anonymous upload
-// counts against its client address and the server's total only.
+// counts against its client address and the server's total only. It also
+// marks the request, so that restoreBody delivers a refusal to a client
+// that is still sending.
 func (s *Server) LimitUploads(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		c.Set(lingerKey, true)
 		userID := ""
 		if u, ok := currentUser(c); ok {
 			userID = u.ID

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,16 +25,59 @@ const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-sr
 // gets no script, no subresources and a unique origin.
 const downloadCSP = "default-src 'none'; sandbox"
 
+// Bounds on the body that restoreBody reads and drops after a refused
+// upload.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 4 << 20
+)
+
+// lingerKey marks a request whose refusal restoreBody delivers by reading
+// on. LimitUploads sets it on every route that takes file bytes, the only
+// routes where clients stream large bodies.
+const lingerKey = "vaultdrop.linger"
+
 // restoreBody puts the request's own body back when the handler returns.
 // Body limits and timeouts wrap r.Body; net/http drains an unread body and
 // lingers before closing only when r.Body is still its own type, so without
 // this a refused upload's response is often lost to a connection reset.
+//
+// net/http drains at most 256 KiB (maxPostHandlerReadBytes in its
+// server.go) and then closes the connection while the client may still be
+// sending. The kernel responds to the unread bytes with a reset, which can
+// destroy the response before a single-threaded client such as curl has
+// read it. So after a refused upload (4xx or 5xx) the
+// response is flushed at once, and the rest of the body is read and dropped
+// for up to lingerTime or lingerBytes, long enough for the client to see
+// the refusal and stop sending.
 func restoreBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		original := c.Request().Body
-		defer func() { c.Request().Body = original }()
-		return next(c)
+		r := c.Request()
+		original := r.Body
+		defer func() { r.Body = original }()
+
+		err := next(c)
+		if c.Get(lingerKey) == true && c.Response().Status >= http.StatusBadRequest && r.ContentLength != 0 {
+			lingerOnBody(c.Response(), original)
+		}
+		return err
 	}
+}
+
+// lingerOnBody flushes the response and reads body until it ends, or for
+// lingerTime or lingerBytes, whichever comes first.
+func lingerOnBody(w *echo.Response, body io.Reader) {
+	if !w.Committed {
+		return
+	}
+	w.Flush()
+
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(lingerTime)); err != nil {
+		return
+	}
+	io.CopyN(io.Discard, body, lingerBytes)
+	rc.SetReadDeadline(time.Time{})
 }
 
 // securityHeaders sets the headers every response carries. Download

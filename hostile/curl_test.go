@@ -1,0 +1,72 @@
+package hostile
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// requireCurlEnv makes the curl tests fail instead of skip without curl.
+const requireCurlEnv = "VAULTDROP_TEST_REQUIRE_CURL"
+
+// curlPath returns curl's path, or skips the test when it is missing.
+func curlPath(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv(requireCurlEnv) == "1" {
+			t.Fatalf("curl is not installed and %s=1: install Debian's curl package", requireCurlEnv)
+		}
+		t.Skipf("curl is not installed: install Debian's curl package, or set %s=1 to fail instead", requireCurlEnv)
+	}
+	return path
+}
+
+// endless is a body that never ends, as `curl -T -` reading a device sends.
+type endless struct{ fill byte }
+
+func (e endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = e.fill
+		if e.fill != 0 && i%64 == 63 {
+			p[i] = '\n'
+		}
+	}
+	return len(p), nil
+}
+
+// TestRefusalReachesCurl streams endless chunked bodies with curl, which
+// sends and reads on one thread, so a server that closes while the body is
+// still arriving destroys the response with a reset before curl reads it.
+// Every attempt must print the server's status, not curl's 100 Continue.
+func TestRefusalReachesCurl(t *testing.T) {
+	t.Parallel()
+	curl := curlPath(t)
+	s := startServer(t, serverOptions{maxFileSize: "1MB"})
+
+	cases := []struct {
+		name string
+		body endless
+		want string
+	}{
+		{"zeros named .txt", endless{fill: 0}, "415"},
+		{"text over the file size limit", endless{fill: 'a'}, "413"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.snapshot(t)
+			for attempt := range 8 {
+				cmd := exec.Command(curl, "-s", "-o", "/dev/null", "-w", "%{http_code}",
+					"-H", "Authorization: Bearer "+aliceToken,
+					"-T", "-", s.URL+"/api/v1/files/endless.txt")
+				cmd.Stdin = tc.body
+				out, _ := cmd.Output() // curl exits 55 when the server stops reading; the status is what counts
+				if got := strings.TrimSpace(string(out)); got != tc.want {
+					t.Errorf("attempt %d: curl saw status %q, want %s", attempt, got, tc.want)
+				}
+			}
+			s.assertNothingStored(t, before)
+		})
+	}
+}
