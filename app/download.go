@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -65,9 +66,18 @@ func (s *Server) serveFile(c echo.Context, f store.File, action string) error {
 		actor = u.Username
 	}
 	if r.Method == http.MethodGet && w.Status < 300 {
-		s.audit(c, actor, action, "file:"+f.ID, store.OutcomeSuccess, "sent "+r.Header.Get("Range")+" of "+f.Name)
+		s.audit(c, actor, action, "file:"+f.ID, store.OutcomeSuccess, downloadDetail(f.Name, w.Status, r.Header.Get("Range")))
 	}
 	return nil
+}
+
+// downloadDetail describes a download for the audit log: the whole file, or
+// the ranges of a 206 response.
+func downloadDetail(name string, status int, ranges string) string {
+	if status == http.StatusPartialContent && ranges != "" {
+		return fmt.Sprintf("sent %s of %q", ranges, name)
+	}
+	return fmt.Sprintf("sent %q", name)
 }
 
 // sendFile writes a file's bytes from content with the safe download

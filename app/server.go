@@ -159,6 +159,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	s.log.Info("server stopped: every request finished")
 	return nil
 }
 
