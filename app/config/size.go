@@ -81,6 +81,30 @@ func FormatBytes(n int64) string {
 	return text + " " + []string{"KiB", "MiB", "GiB", "TiB"}[exp]
 }
 
+// FormatBytesApart formats two sizes that a message compares, such as a
+// file and the limit it is over. When rounding makes them read the same
+// ("2 GiB, larger than 2 GiB"), both are given in exact bytes instead.
+func FormatBytesApart(a, b int64) (string, string) {
+	textA, textB := FormatBytes(a), FormatBytes(b)
+	if textA == textB && a != b {
+		return formatExactBytes(a), formatExactBytes(b)
+	}
+	return textA, textB
+}
+
+// formatExactBytes writes n in bytes with thousands separators.
+func formatExactBytes(n int64) string {
+	digits := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return b.String() + " bytes"
+}
+
 // Set implements flag.Value.
 func (s *Size) Set(text string) error {
 	v, err := ParseSize(text)

@@ -34,10 +34,6 @@ import (
 // limit, detection here changes with it.
 const HeadSize = 4096
 
-// emptyDescription replaces the type description in the mismatch message
-// for a zero-byte file.
-const emptyDescription = "which is empty"
-
 // CheckContent sniffs head, the first bytes of an upload, and checks the
 // result against the media types that the policy accepts for ext. ext is
 // the final extension, as Extension returns it, but a leading dot and
@@ -99,16 +95,20 @@ func detect(head []byte) (mediaType, charset string) {
 }
 
 func mismatch(ext, mediaType string, empty bool) *Error {
-	content := emptyDescription
-	if !empty {
-		content = describe(mediaType)
+	message := fmt.Sprintf("file extension %s does not match its content, %s; rename it with the right extension or upload a different file",
+		displayExtension(ext), describe(mediaType))
+	if empty {
+		// Renaming cannot help an empty file: it most likely did not finish
+		// saving or copying.
+		message = fmt.Sprintf("the file is empty, so it cannot be a %s file; check that it was saved or copied completely and upload it again",
+			displayExtension(ext))
 	}
 
 	return &Error{
 		Code:      CodeMismatch,
 		Extension: ext,
 		Detected:  mediaType,
-		Message:   fmt.Sprintf("file extension %s does not match its content, %s; rename it with the right extension or upload a different file", displayExtension(ext), content),
+		Message:   message,
 	}
 }
 

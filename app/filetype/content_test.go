@@ -283,7 +283,7 @@ func TestCheckContentMismatchMessage(t *testing.T) {
 			ext:          "pdf",
 			content:      nil,
 			wantDetected: "text/plain",
-			wantMessage:  []string{".pdf", "which is empty"},
+			wantMessage:  []string{"the file is empty", "cannot be a .pdf file", "upload it again"},
 		},
 	}
 

@@ -180,9 +180,10 @@ func (p *Pipeline) checkName(raw string) (string, error) {
 // the limit or the disk's reserve, so not a byte of it is read.
 func (p *Pipeline) checkDeclaredSize(size int64) error {
 	if size > p.cfg.MaxFileSize {
+		sizeText, limitText := config.FormatBytesApart(size, p.cfg.MaxFileSize)
 		return reject(ErrTooLarge,
 			"The file is %s, larger than the maximum file size of %s. Upload a smaller file, or ask the operator to raise --max-file-size.",
-			config.FormatBytes(size), config.FormatBytes(p.cfg.MaxFileSize))
+			sizeText, limitText)
 	}
 	return p.checkFreeSpace(max(size, 0))
 }

@@ -216,9 +216,10 @@ func (h *quotaHold) end(stored int64) {
 
 func overQuotaError(size, limit int64, declared bool) *Rejection {
 	if declared {
+		sizeText, limitText := config.FormatBytesApart(size, limit)
 		return reject(ErrTooLarge,
 			"The file is %s, larger than your whole storage quota of %s. Upload a smaller file, or ask an administrator to raise your quota.",
-			config.FormatBytes(size), config.FormatBytes(limit))
+			sizeText, limitText)
 	}
 	return reject(ErrTooLarge,
 		"The file is larger than your whole storage quota of %s. Upload a smaller file, or ask an administrator to raise your quota.",
@@ -227,14 +228,15 @@ func overQuotaError(size, limit int64, declared bool) *Rejection {
 
 func quotaFullError(limit, stored, others, total int64, declared bool) *Rejection {
 	free := max(limit-stored-others, 0)
-	size := "This " + config.FormatBytes(total) + " file"
+	totalText, freeText := config.FormatBytesApart(total, free)
+	size := "This " + totalText + " file"
 	if !declared {
-		size = "This upload, at " + config.FormatBytes(total) + " so far,"
+		size = "This upload, at " + totalText + " so far,"
 	}
 	return reject(ErrInsufficientStorage,
 		"%s does not fit in your storage quota of %s: your stored files use %s and your other uploads in progress %s, which leaves %s. "+
 			"Delete files you no longer need, or ask an administrator to raise your quota.",
-		size, config.FormatBytes(limit), config.FormatBytes(stored), config.FormatBytes(others), config.FormatBytes(free))
+		size, config.FormatBytes(limit), config.FormatBytes(stored), config.FormatBytes(others), freeText)
 }
 
 // RefreshQuota applies an owner's changed quota to their uploads in
