@@ -18,8 +18,14 @@ const maxGroup = 64
 // savepoint, so a request that fails is undone alone.
 //
 // With synchronous(FULL) every commit waits for an fsync, and the single
-// writer connection makes commits queue one behind the other. Eight uploads
-// in flight then spend more time in that queue than in their own work.
+// writer connection makes commits queue one behind the other. On a disk
+// where an fsync takes milliseconds, as on many home servers' hard drives
+// and SD cards, that queue would cap concurrent uploads at a few hundred
+// a second.
+//
+// NOTE: on the benchmark machine, where an fsync takes about 0.3 ms, the
+// group commit made no measurable difference (docs/benchmarks.md); its
+// benefit on slow disks is an estimate, not a measurement.
 type groupCommitter struct {
 	db *sql.DB
 	// requests is unbuffered, so a request that was sent has been received
