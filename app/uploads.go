@@ -210,9 +210,13 @@ func (s *Server) uploadCreate(c echo.Context) error {
 	if err != nil {
 		return uploadError(err)
 	}
-	// The finished upload is copied into the vault before its partial file
-	// is removed, so for a moment it takes twice its size.
-	if err := s.checkUploadSpace(2 * size); err != nil {
+	// The finished upload is moved into the vault, not copied, so it needs
+	// its own size once.
+	//
+	// NOTE: where the move fails (the uploads folder on another file system
+	// than the vault) the file is copied, and that copy can still be refused
+	// with 507 when the disk runs low meanwhile.
+	if err := s.checkUploadSpace(size); err != nil {
 		return err
 	}
 

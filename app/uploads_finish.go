@@ -78,9 +78,10 @@ func (s *Server) settleDropUpload(ctx context.Context, req uploadRequest, meta t
 }
 
 // storeFinishedUpload feeds the complete partial file to the intake
-// pipeline and commits it.
+// pipeline, which moves it into the vault, and commits it.
 func (s *Server) storeFinishedUpload(ctx context.Context, req uploadRequest, info tushandler.FileInfo) (store.File, error) {
-	body, err := os.Open(s.uploads.path(info.ID, ""))
+	partial := s.uploads.path(info.ID, "")
+	body, err := os.Open(partial)
 	if err != nil {
 		return store.File{}, fmt.Errorf("open finished upload %s: %w", info.ID, err)
 	}
@@ -88,7 +89,7 @@ func (s *Server) storeFinishedUpload(ctx context.Context, req uploadRequest, inf
 
 	rec, err := s.intake.Receive(ctx, intake.Upload{
 		Owner: req.sender.owner, Name: info.MetaData[metaFilename], Body: body, DeclaredSize: info.Size,
-		Actor: req.sender.actor, ClientAddr: req.clientAddr,
+		Adopt: partial, Actor: req.sender.actor, ClientAddr: req.clientAddr,
 	})
 	if err != nil {
 		return store.File{}, err

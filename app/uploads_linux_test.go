@@ -67,3 +67,45 @@ func TestResumableUploadChunkNeedsDiskSpace(t *testing.T) {
 		t.Errorf("after freeing space: status %d, want 204: %s", resp.StatusCode, body)
 	}
 }
+
+// TestResumableUploadMovedNotCopied checks that a finished resumable
+// upload becomes the stored file by a rename: the vault file is the same
+// inode that tusd wrote, so the upload never needs its size twice on disk.
+func TestResumableUploadMovedNotCopied(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	content := []byte(strings.Repeat("resumable line of text\n", 20_000))
+	half := int64(len(content) / 2)
+	location := e.mustCreateUpload(e.AliceToken, "moved.txt", int64(len(content)))
+
+	if resp, body := e.patchUpload(e.AliceToken, location, 0, content[:half]); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("first chunk: status %d, want 204: %s", resp.StatusCode, body)
+	}
+	partial := filepath.Join(e.DataDir, "uploads", filepath.Base(location))
+	var before syscall.Stat_t
+	if err := syscall.Stat(partial, &before); err != nil {
+		t.Fatalf("partial file of the upload: %v", err)
+	}
+
+	resp, body := e.patchUpload(e.AliceToken, location, half, content[half:])
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("last chunk: status %d, want 204: %s", resp.StatusCode, body)
+	}
+	fileID := resp.Header.Get("X-Vaultdrop-File-Id")
+	if fileID == "" {
+		t.Fatal("last chunk: no X-Vaultdrop-File-Id")
+	}
+
+	var stored syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(e.Vault.Dir(), fileID[:2], fileID), &stored); err != nil {
+		t.Fatalf("stored file: %v", err)
+	}
+	if stored.Ino != before.Ino || stored.Dev != before.Dev {
+		t.Errorf("stored file is inode %d, the upload's partial file was %d: the upload was copied, not moved", stored.Ino, before.Ino)
+	}
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Errorf("partial file still exists after the upload finished: %v", err)
+	}
+	if resp, got := e.request(http.MethodGet, "/api/v1/files/"+fileID+"/content", e.AliceToken, nil, nil); resp.StatusCode != http.StatusOK || string(got) != string(content) {
+		t.Errorf("download: status %d, %d bytes; want 200 and the %d bytes sent", resp.StatusCode, len(got), len(content))
+	}
+}

@@ -86,6 +86,26 @@ func (v *Vault) CreateIncoming() (*Incoming, error) {
 	return &Incoming{File: f, name: name, vault: v}, nil
 }
 
+// AdoptIncoming moves the complete file at src into vault/incoming, where
+// Commit or Discard ends it like a received one. Resumable uploads use it
+// so that a finished upload is moved into the vault instead of copied.
+// When the rename fails (src on another file system, or open elsewhere on
+// Windows) the file stays where it was and the caller copies it instead.
+func (v *Vault) AdoptIncoming(src string) (*Incoming, error) {
+	name := path.Join(incomingDir, NewID())
+	if err := os.Rename(src, filepath.Join(v.dir, filepath.FromSlash(name))); err != nil {
+		return nil, fmt.Errorf("move %s into vault/incoming: %w", src, err)
+	}
+
+	f, err := v.root.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		// Put it back, so the caller can still copy it.
+		os.Rename(filepath.Join(v.dir, filepath.FromSlash(name)), src)
+		return nil, fmt.Errorf("open adopted file %s: %w", name, err)
+	}
+	return &Incoming{File: f, name: name, vault: v}, nil
+}
+
 // Write writes chunk to the incoming file, unless a fault installed with
 // FailWrites fails it first. Every writebackWindow bytes it starts the
 // writeback of what it wrote, so that disk writes overlap the upload.

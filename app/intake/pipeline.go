@@ -9,8 +9,9 @@
 // package does not import net/http, and the app maps its rejections to
 // statuses.
 //
-// NOTE: a finished resumable upload is already on disk in the tus store, so
-// feeding it here copies its bytes once more into vault/incoming.
+// A finished resumable upload is already on disk, so Receive moves it into
+// vault/incoming (Upload.Adopt) and reads it for the checks, the hash and
+// the scanner without writing it again.
 package intake
 
 import (
@@ -96,6 +97,11 @@ type Upload struct {
 	// multipart request around it; -1 when unknown. It only sizes the read
 	// buffer.
 	LengthBound int64
+	// Adopt is the path of the complete file that Body reads, on the vault's
+	// file system, as for a finished resumable upload. Receive moves that
+	// file into the vault instead of writing a copy, and copies it only
+	// when the move fails. Empty for bodies that arrive over the network.
+	Adopt string
 	Actor       string // who is uploading, for the audit log
 	ClientAddr  string
 }
@@ -109,6 +115,7 @@ type Received struct {
 	incoming *store.Incoming
 	scan     *scanJob   // nil when scanning is off or no scanner is available
 	quota    *quotaHold // nil when the owner has no storage quota
+	adopted  bool       // incoming is the Adopt file itself, so nothing is written
 	finished bool
 }
 
@@ -136,7 +143,7 @@ func (p *Pipeline) receive(ctx context.Context, up Upload) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.checkDeclaredSize(up.DeclaredSize); err != nil {
+	if err := p.checkDeclaredSize(up.DeclaredSize, up.Adopt == ""); err != nil {
 		return nil, err
 	}
 
@@ -145,7 +152,7 @@ func (p *Pipeline) receive(ctx context.Context, up Upload) (*Received, error) {
 		return nil, err
 	}
 
-	incoming, err := p.vault.CreateIncoming()
+	incoming, adopted, err := p.openIncoming(up)
 	if err != nil {
 		hold.release()
 		return nil, fmt.Errorf("receive %q: %w", name, err)
@@ -154,6 +161,7 @@ func (p *Pipeline) receive(ctx context.Context, up Upload) (*Received, error) {
 		up:       up,
 		incoming: incoming,
 		quota:    hold,
+		adopted:  adopted,
 		File:     store.File{ID: store.NewID(), OwnerID: up.Owner.ID, Name: name},
 	}
 
@@ -161,6 +169,22 @@ func (p *Pipeline) receive(ctx context.Context, up Upload) (*Received, error) {
 		return rec, err
 	}
 	return rec, nil
+}
+
+// openIncoming returns the incoming file for up: the Adopt file moved into
+// vault/incoming when up names one and the move works, and a new empty file
+// otherwise. adopted reports which.
+func (p *Pipeline) openIncoming(up Upload) (incoming *store.Incoming, adopted bool, err error) {
+	if up.Adopt != "" {
+		incoming, err := p.vault.AdoptIncoming(up.Adopt)
+		if err == nil {
+			return incoming, true, nil
+		}
+		p.log.Warn("could not move a finished upload into the vault; copying it instead", "err", err)
+	}
+
+	incoming, err = p.vault.CreateIncoming()
+	return incoming, false, err
 }
 
 // checkName sanitises the client's name and checks its extensions against
@@ -177,13 +201,17 @@ func (p *Pipeline) checkName(raw string) (string, error) {
 }
 
 // checkDeclaredSize refuses an upload whose announced size is already over
-// the limit or the disk's reserve, so not a byte of it is read.
-func (p *Pipeline) checkDeclaredSize(size int64) error {
+// the limit, or over the disk's reserve when its bytes are still to be
+// written (toWrite), so not a byte of it is read.
+func (p *Pipeline) checkDeclaredSize(size int64, toWrite bool) error {
 	if size > p.cfg.MaxFileSize {
 		sizeText, limitText := config.FormatBytesApart(size, p.cfg.MaxFileSize)
 		return reject(ErrTooLarge,
 			"The file is %s, larger than the maximum file size of %s. Upload a smaller file, or ask the operator to raise --max-file-size.",
 			sizeText, limitText)
+	}
+	if !toWrite {
+		return nil
 	}
 	return p.checkFreeSpace(max(size, 0))
 }
@@ -325,12 +353,17 @@ func bodyError(err error) error {
 }
 
 // writeChunk hands chunk to the hasher, then writes it to the incoming file
-// and feeds it to the scanner while it may still be hashing.
+// and feeds it to the scanner while it may still be hashing. An adopted
+// file already holds the chunk, so it is only fed to the scanner.
 func (p *Pipeline) writeChunk(rec *Received, hash *chunkHasher, chunk []byte) error {
 	if len(chunk) == 0 {
 		return nil
 	}
 	hash.add(chunk)
+	if rec.adopted {
+		rec.scan.feed(chunk)
+		return nil
+	}
 
 	if _, err := rec.incoming.Write(chunk); err != nil {
 		if isDiskFull(err) {

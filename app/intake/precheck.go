@@ -15,7 +15,7 @@ import "context"
 func (p *Pipeline) Precheck(ctx context.Context, up Upload) (string, error) {
 	name, err := p.checkName(up.Name)
 	if err == nil {
-		err = p.checkDeclaredSize(up.DeclaredSize)
+		err = p.checkDeclaredSize(up.DeclaredSize, true)
 	}
 	if err == nil {
 		var hold *quotaHold
