@@ -101,9 +101,9 @@ type Upload struct {
 	// file system, as for a finished resumable upload. Receive moves that
 	// file into the vault instead of writing a copy, and copies it only
 	// when the move fails. Empty for bodies that arrive over the network.
-	Adopt string
-	Actor       string // who is uploading, for the audit log
-	ClientAddr  string
+	Adopt      string
+	Actor      string // who is uploading, for the audit log
+	ClientAddr string
 }
 
 // Received is an upload that passed every check on its bytes and waits in
