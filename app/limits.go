@@ -105,11 +105,10 @@ func tooManyUploads(reason string) *Error {
 // --max-uploads-per-client or --max-uploads. Attach it after
 // authentication, so the signed-in user is known; an anonymous upload
 // counts against its client address and the server's total only. It also
-// marks the request, so that restoreBody delivers a refusal to a client
-// that is still sending.
+// marks an admitted request, so that restoreBody delivers a refusal to a
+// client that is still sending.
 func (s *Server) LimitUploads(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		c.Set(lingerKey, true)
 		userID := ""
 		if u, ok := currentUser(c); ok {
 			userID = u.ID
@@ -125,6 +124,8 @@ func (s *Server) LimitUploads(next echo.HandlerFunc) echo.HandlerFunc {
 			return rejection
 		}
 		defer release()
+
+		c.Set(lingerKey, true)
 		return next(c)
 	}
 }

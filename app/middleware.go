@@ -33,8 +33,8 @@ const (
 )
 
 // lingerKey marks a request whose refusal restoreBody delivers by reading
-// on. LimitUploads sets it on every route that takes file bytes, the only
-// routes where clients stream large bodies.
+// on. LimitUploads sets it on the uploads it admits, on every route that
+// takes file bytes: the only routes where clients stream large bodies.
 const lingerKey = "vaultdrop.linger"
 
 // restoreBody puts the request's own body back when the handler returns.
@@ -57,11 +57,19 @@ func restoreBody(next echo.HandlerFunc) echo.HandlerFunc {
 		defer func() { r.Body = original }()
 
 		err := next(c)
-		if c.Get(lingerKey) == true && c.Response().Status >= http.StatusBadRequest && r.ContentLength != 0 {
+		if c.Get(lingerKey) == true && lingersAfter(c.Response().Status) && r.ContentLength != 0 {
 			lingerOnBody(c.Response(), original)
 		}
 		return err
 	}
+}
+
+// lingersAfter reports whether a response with status refuses an upload's
+// content, so that restoreBody should make sure the client reads it. A 404
+// (unknown drop link) is left out: it answers a prober, who is not owed the
+// wait.
+func lingersAfter(status int) bool {
+	return status >= http.StatusBadRequest && status != http.StatusNotFound
 }
 
 // lingerOnBody flushes the response and reads body until it ends, or for
@@ -76,8 +84,18 @@ func lingerOnBody(w *echo.Response, body io.Reader) {
 	if err := rc.SetReadDeadline(time.Now().Add(lingerTime)); err != nil {
 		return
 	}
-	io.CopyN(io.Discard, body, lingerBytes)
-	rc.SetReadDeadline(time.Time{})
+	_, err := io.CopyN(io.Discard, body, lingerBytes)
+	if errors.Is(err, io.EOF) || errors.Is(err, http.ErrBodyReadAfterClose) {
+		// The whole body arrived (net/http closes a body it drained to its
+		// end when it writes the response), so the connection may serve
+		// another request.
+		rc.SetReadDeadline(time.Time{})
+		return
+	}
+	// Leave an expired deadline: net/http reads on after the handler to
+	// drain the body, and that read must fail at once instead of waiting
+	// for a client that stopped sending.
+	rc.SetReadDeadline(time.Now())
 }
 
 // securityHeaders sets the headers every response carries. Download

@@ -1,10 +1,13 @@
 package hostile
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // requireCurlEnv makes the curl tests fail instead of skip without curl.
@@ -69,4 +72,37 @@ func TestRefusalReachesCurl(t *testing.T) {
 			s.assertNothingStored(t, before)
 		})
 	}
+}
+
+// TestRefusalLingerEnds sends a refused upload's headers and then nothing:
+// a client that announces a body and stops. The server waits a bounded
+// time for the body it drains after the refusal, then closes the
+// connection, so such clients cannot hold connections open or stall a
+// shutdown.
+func TestRefusalLingerEnds(t *testing.T) {
+	t.Parallel()
+	s := offServer(t)
+
+	for _, length := range []int{100_000, 10_000_000} {
+		t.Run(fmt.Sprintf("Content-Length %d", length), func(t *testing.T) {
+			conn := s.dialRaw(t)
+			fmt.Fprintf(conn, "PUT /api/v1/files/stalled.exe HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n",
+				strings.TrimPrefix(s.URL, "http://"), aliceToken, length)
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+
+			start := time.Now()
+			reply, err := io.ReadAll(conn)
+			if err != nil {
+				t.Fatalf("connection still open %v after the refusal: %v", time.Since(start).Round(time.Second), err)
+			}
+			if !strings.HasPrefix(string(reply), "HTTP/1.1 415 ") {
+				t.Errorf("reply starts %q, want the 415 refusal", firstLine(reply))
+			}
+		})
+	}
+}
+
+func firstLine(b []byte) string {
+	line, _, _ := strings.Cut(string(b), "\r\n")
+	return line
 }
