@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vaultdrop/vaultdrop/app/config"
+	"github.com/vaultdrop/vaultdrop/store"
 )
 
 type dropObject struct {
@@ -644,6 +645,38 @@ func assertNoticeSigned(t *testing.T, header, secret string, body []byte) {
 	mac.Write(body)
 	if want := hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(sig), []byte(want)) {
 		t.Errorf("signature v1 = %q, want %q", sig, want)
+	}
+}
+
+func TestWebhookWithoutSecretOffersOne(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	// As on a server whose webhook was set before notices were signed.
+	if err := e.Store.SetDropWebhookURL(context.Background(), "https://hooks.example/old", store.AuditEvent{Action: "settings"}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	e.login(b, "alice", alicePassword)
+
+	resp, err := b.Get(e.URL + "/admin/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Make a signing secret") {
+		t.Error("settings page does not offer a signing secret for a webhook without one")
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("settings page Cache-Control = %q, want no-store: it can show the signing secret", cc)
+	}
+
+	resp, err = b.PostForm(e.URL+"/admin/settings/webhook-secret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if secret, _ := e.Store.DropWebhookSecret(context.Background()); secret == "" {
+		t.Error("no signing secret after pressing the button")
 	}
 }
 

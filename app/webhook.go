@@ -203,7 +203,8 @@ func checkWebhookURL(raw string) (string, error) {
 // settingsRoutes registers the admin settings page.
 func (s *Server) settingsRoutes(pages *echo.Group) {
 	admin := pages.Group("/admin", requireAdmin)
-	admin.GET("/settings", s.settingsPage)
+	// The page shows the webhook's signing secret, so no cache may keep it.
+	admin.GET("/settings", s.settingsPage, noStore)
 	admin.POST("/settings", s.settingsPost)
 	admin.POST("/settings/webhook-secret", s.webhookSecretPost)
 }

@@ -167,7 +167,7 @@ func runInSavepoint(tx *sql.Tx, req *groupRequest) (err error) {
 
 	if err != nil {
 		if _, rbErr := tx.ExecContext(ctx, `ROLLBACK TO request`); rbErr != nil {
-			return fmt.Errorf("%w: roll back: %w", errSavepoint, rbErr)
+			return fmt.Errorf("%w: roll back after %w: %w", errSavepoint, err, rbErr)
 		}
 	}
 	if _, relErr := tx.ExecContext(ctx, `RELEASE request`); relErr != nil {

@@ -109,8 +109,13 @@ func Settings(p Page, d SettingsData) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
+			} else if d.WebhookURL != "" {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<h3 id=\"secret-title\">Signing secret</h3><p class=\"hint\">Notices go out unsigned: this webhook was set before vaultdrop signed its notices. Make a secret to add an <code>X-Vaultdrop-Signature</code> header to every notice.</p><form method=\"post\" action=\"/admin/settings/webhook-secret\"><div class=\"actions\"><button type=\"submit\">Make a signing secret</button></div></form>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

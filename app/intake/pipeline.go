@@ -264,7 +264,8 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 		}
 		rec.File.Size += int64(n)
 
-		if sinceCheck += int64(n); sinceCheck >= freeSpaceInterval {
+		// An adopted file writes nothing, so it cannot fill the disk.
+		if sinceCheck += int64(n); sinceCheck >= freeSpaceInterval && !rec.adopted {
 			sinceCheck = 0
 			if err := p.checkFreeSpace(0); err != nil {
 				return err
