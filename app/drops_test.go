@@ -717,7 +717,7 @@ func TestWebhookSecretReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if kept, _ := e.Store.DropWebhookSecret(context.Background()); kept != first {
+	if afterChange, _ := e.Store.DropWebhookSecret(context.Background()); afterChange != first {
 		t.Error("changing the URL replaced the signing secret")
 	}
 

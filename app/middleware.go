@@ -46,10 +46,10 @@ const lingerKey = "vaultdrop.linger"
 // server.go) and then closes the connection while the client may still be
 // sending. The kernel responds to the unread bytes with a reset, which can
 // destroy the response before a single-threaded client such as curl has
-// read it. So after a refused upload (4xx or 5xx) the
-// response is flushed at once, and the rest of the body is read and dropped
-// for up to lingerTime or lingerBytes, long enough for the client to see
-// the refusal and stop sending.
+// read it. So after a refused upload (4xx or 5xx) the response is flushed
+// at once. Then the rest of the body is read and dropped for up to
+// lingerTime or lingerBytes, long enough for the client to see the refusal
+// and stop sending.
 func restoreBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -66,8 +66,8 @@ func restoreBody(next echo.HandlerFunc) echo.HandlerFunc {
 
 // lingersAfter reports whether a response with status refuses an upload's
 // content, so that restoreBody should make sure the client reads it. A 404
-// (unknown drop link) is left out: it answers a prober, who is not owed the
-// wait.
+// (unknown drop link) is left out, because it goes to a prober, who is not
+// owed the wait.
 func lingersAfter(status int) bool {
 	return status >= http.StatusBadRequest && status != http.StatusNotFound
 }

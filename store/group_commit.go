@@ -24,7 +24,7 @@ const maxGroup = 64
 // a second.
 //
 // NOTE: on the benchmark machine, where an fsync takes about 0.3 ms, the
-// group commit made no measurable difference (docs/benchmarks.md); its
+// group commit made no measurable difference (docs/benchmarks.md). Its
 // benefit on slow disks is an estimate, not a measurement.
 type groupCommitter struct {
 	db *sql.DB

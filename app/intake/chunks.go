@@ -21,33 +21,33 @@ const concurrentHashMin = 128 << 10
 // body turns out to need them, up to hashWindow of them. Chunks go into
 // them in turn, so a chunk stays untouched while the hasher catches up.
 type chunkBuffers struct {
-	pool  *sync.Pool
-	held  []*[]byte
-	index int // of the buffer returned last
+	pool     *sync.Pool
+	fromPool []*[]byte
+	index    int // of the buffer returned last
 }
 
 func newChunkBuffers(pool *sync.Pool) *chunkBuffers {
-	return &chunkBuffers{pool: pool, held: []*[]byte{pool.Get().(*[]byte)}}
+	return &chunkBuffers{pool: pool, fromPool: []*[]byte{pool.Get().(*[]byte)}}
 }
 
 // first returns the buffer of the first chunk.
 func (b *chunkBuffers) first() []byte {
-	return *b.held[0]
+	return *b.fromPool[0]
 }
 
 // next returns the buffer of the chunk after the one returned last.
 func (b *chunkBuffers) next() []byte {
 	b.index = (b.index + 1) % hashWindow
-	if b.index == len(b.held) {
-		b.held = append(b.held, b.pool.Get().(*[]byte))
+	if b.index == len(b.fromPool) {
+		b.fromPool = append(b.fromPool, b.pool.Get().(*[]byte))
 	}
-	return *b.held[b.index]
+	return *b.fromPool[b.index]
 }
 
 // release returns the buffers to their pool. The hasher must be stopped
 // first, because it may still be reading one of them.
 func (b *chunkBuffers) release() {
-	for _, buf := range b.held {
+	for _, buf := range b.fromPool {
 		b.pool.Put(buf)
 	}
 }
