@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 )
 
@@ -67,6 +68,13 @@ type Incoming struct {
 	// written and flushed are the bytes written so far and the offset up to
 	// which writeback has been started; see Write.
 	written, flushed int64
+
+	// synced is the size written when the last early fsync started. Only
+	// one early fsync runs at a time, and Commit and Discard wait for it.
+	synced      int64
+	earlySync   sync.WaitGroup
+	syncRunning atomic.Bool
+	syncErr     atomic.Pointer[error]
 }
 
 // writebackWindow is how many written bytes an incoming file gathers before
@@ -74,6 +82,14 @@ type Incoming struct {
 // cache until Commit's fsync, which then writes all of it while the client
 // waits for the response.
 const writebackWindow = 8 << 20
+
+// earlySyncWindow is how many written bytes an incoming file gathers before
+// Write starts an fsync of them in the background. Writeback alone moves
+// the bytes to the disk's own cache, and on a virtual disk that cache is the
+// host's. Commit's fsync then waited for the host to write the whole file:
+// 0.7 s for 1 GiB on the benchmark machine, against 40 ms with early
+// fsyncs.
+const earlySyncWindow = 64 << 20
 
 // CreateIncoming creates an empty 0600 file in vault/incoming. It is on the
 // same file system as the vault, so Commit is a rename, not a copy.
@@ -108,7 +124,8 @@ func (v *Vault) AdoptIncoming(src string) (*Incoming, error) {
 
 // Write writes chunk to the incoming file, unless a fault installed with
 // FailWrites fails it first. Every writebackWindow bytes it starts the
-// writeback of what it wrote, so that disk writes overlap the upload.
+// writeback of what it wrote, and every earlySyncWindow bytes an fsync, so
+// that disk writes overlap the upload.
 func (in *Incoming) Write(chunk []byte) (int, error) {
 	if fault := in.vault.writeFault.Load(); fault != nil {
 		if err := (*fault)(chunk); err != nil {
@@ -122,7 +139,28 @@ func (in *Incoming) Write(chunk []byte) (int, error) {
 		startWriteback(in.File, in.flushed, in.written-in.flushed)
 		in.flushed = in.written
 	}
+	if in.written-in.synced >= earlySyncWindow {
+		in.startEarlySync()
+	}
 	return n, err
+}
+
+// startEarlySync fsyncs the file in the background, unless an early fsync
+// is still running. Its error is kept for Commit, which must not succeed on
+// a file the disk failed to store.
+func (in *Incoming) startEarlySync() {
+	if !in.syncRunning.CompareAndSwap(false, true) {
+		return
+	}
+	in.synced = in.written
+	in.earlySync.Add(1)
+	go func() {
+		defer in.earlySync.Done()
+		defer in.syncRunning.Store(false)
+		if err := in.File.Sync(); err != nil {
+			in.syncErr.Store(&err)
+		}
+	}()
 }
 
 // Commit makes the received bytes durable and moves them to the stored file
@@ -146,6 +184,11 @@ func (in *Incoming) moveTo(id, under string) error {
 	}
 	dest = path.Join(under, dest)
 
+	in.earlySync.Wait()
+	if errp := in.syncErr.Load(); errp != nil {
+		in.Discard()
+		return fmt.Errorf("sync incoming file for %s: %w", id, *errp)
+	}
 	if err := in.Sync(); err != nil {
 		in.Discard()
 		return fmt.Errorf("sync incoming file for %s: %w", id, err)
@@ -175,6 +218,7 @@ func (in *Incoming) Path() string {
 // Discard closes and removes the incoming file. It is safe to call after
 // Commit failed and more than once.
 func (in *Incoming) Discard() error {
+	in.earlySync.Wait()
 	in.File.Close()
 	err := in.vault.root.Remove(in.name)
 	if errors.Is(err, fs.ErrNotExist) {
