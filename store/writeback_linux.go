@@ -8,7 +8,7 @@ import (
 
 // startWriteback starts the kernel's writeback of n bytes at off of f to
 // disk, without waiting for it. The fsync in Commit still waits for every
-// byte; starting early means it finds little left to write.
+// byte, but the page cache has less left to write by then.
 func startWriteback(f *os.File, off, n int64) {
 	conn, err := f.SyscallConn()
 	if err != nil {
