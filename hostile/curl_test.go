@@ -85,6 +85,7 @@ func TestRefusalLingerEnds(t *testing.T) {
 
 	for _, length := range []int{100_000, 10_000_000} {
 		t.Run(fmt.Sprintf("Content-Length %d", length), func(t *testing.T) {
+			before := s.snapshot(t)
 			conn := s.dialRaw(t)
 			fmt.Fprintf(conn, "PUT /api/v1/files/stalled.exe HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n",
 				strings.TrimPrefix(s.URL, "http://"), aliceToken, length)
@@ -98,6 +99,10 @@ func TestRefusalLingerEnds(t *testing.T) {
 			if !strings.HasPrefix(string(reply), "HTTP/1.1 415 ") {
 				t.Errorf("reply starts %q, want the 415 refusal", firstLine(reply))
 			}
+			if !strings.Contains(string(reply), `"code":"type_not_allowed"`) {
+				t.Errorf("reply does not carry the type_not_allowed error code: %q", reply)
+			}
+			s.assertNothingStored(t, before)
 		})
 	}
 }

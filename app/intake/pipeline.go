@@ -297,7 +297,7 @@ func (p *Pipeline) copyBody(ctx context.Context, rec *Received) error {
 // quota is 413, one that only misses the space left is 507. When the client
 // did not declare the size, the rest of the body is read into buf and
 // dropped until it either ends or passes the whole quota. That reads at
-// most the quota's size again, and lets the message say whether deleting
+// most the quota's size again, so the message can state whether deleting
 // files would help.
 func (p *Pipeline) quotaRejection(rec *Received, body io.Reader, buf []byte, received int64, rejection error) error {
 	if rec.up.DeclaredSize >= 0 {
