@@ -360,31 +360,13 @@ const settingDropWebhookSecret = "drop_webhook_secret"
 // DropWebhookSecret returns the drop webhook's signing secret, or "" when
 // none was made yet.
 func (s *Store) DropWebhookSecret(ctx context.Context) (string, error) {
-	var v string
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, settingDropWebhookSecret).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read drop webhook secret: %w", err)
-	}
-	return v, nil
+	return s.settingOrEmpty(ctx, settingDropWebhookSecret)
 }
 
 // SetDropWebhookSecret replaces the drop webhook's signing secret and
 // records ev in the same transaction. ev must not hold the secret.
 func (s *Store) SetDropWebhookSecret(ctx context.Context, secret string, ev AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO settings (key, value) VALUES (?, ?)
-ON CONFLICT (key) DO UPDATE SET value = excluded.value`, settingDropWebhookSecret, secret)
-		if err != nil {
-			return fmt.Errorf("store drop webhook secret: %w", err)
-		}
-
-		ev.Target = "setting:" + settingDropWebhookSecret
-		return s.insertAudit(ctx, tx, ev)
-	})
+	return s.setSetting(ctx, settingDropWebhookSecret, secret, ev)
 }
 
 // settingDropWebhookURL is the URL that receives a notice for each file
@@ -393,29 +375,11 @@ const settingDropWebhookURL = "drop_webhook_url"
 
 // DropWebhookURL returns the drop webhook's URL, or "" when none is set.
 func (s *Store) DropWebhookURL(ctx context.Context) (string, error) {
-	var v string
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, settingDropWebhookURL).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read drop webhook URL: %w", err)
-	}
-	return v, nil
+	return s.settingOrEmpty(ctx, settingDropWebhookURL)
 }
 
 // SetDropWebhookURL replaces the drop webhook's URL ("" turns it off) and
 // records ev in the same transaction.
 func (s *Store) SetDropWebhookURL(ctx context.Context, url string, ev AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO settings (key, value) VALUES (?, ?)
-ON CONFLICT (key) DO UPDATE SET value = excluded.value`, settingDropWebhookURL, url)
-		if err != nil {
-			return fmt.Errorf("store drop webhook URL: %w", err)
-		}
-
-		ev.Target = "setting:" + settingDropWebhookURL
-		return s.insertAudit(ctx, tx, ev)
-	})
+	return s.setSetting(ctx, settingDropWebhookURL, url, ev)
 }

@@ -34,3 +34,33 @@ func (s *Store) SetupTokenHash(ctx context.Context) (string, error) {
 	}
 	return v, nil
 }
+
+// settingOrEmpty returns the value of the setting key, or "" when it was
+// never set.
+func (s *Store) settingOrEmpty(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// setSetting replaces the setting key and records ev, with the setting as
+// its target, in the same transaction.
+func (s *Store) setSetting(ctx context.Context, key, value string, ev AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO settings (key, value) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+		if err != nil {
+			return fmt.Errorf("store setting %s: %w", key, err)
+		}
+
+		ev.Target = "setting:" + key
+		return s.insertAudit(ctx, tx, ev)
+	})
+}
